@@ -1,0 +1,1 @@
+export const FORMAT = "PixelRTS-2.0";
