@@ -1,0 +1,33 @@
+import type { ErrorCode } from "../../shared/errors.js";
+
+/**
+ * The one table from error codes to process exit statuses. Scripts can rely on these:
+ * 2 = the command line was wrong, 3 = bytes failed an integrity check, 4 = a server or the
+ * network failed us, 1 = anything else the message explains.
+ */
+const EXIT_BY_CODE: Record<string, number> = {
+  E_USAGE: 2,
+  E_HASH_MISMATCH: 3,
+  E_SEGMENT_HASH_MISMATCH: 3,
+  E_DIGEST_MISMATCH: 3,
+  E_SIGNATURE_INVALID: 3,
+  E_NETWORK: 4,
+  E_TIMEOUT: 4,
+  E_HTTP: 4,
+  E_SERVER: 4,
+  // agent: servers, catalogs, pull, cache
+  E_BAD_URL: 2,
+  E_SERVER_UNKNOWN: 2,
+  E_AMBIGUOUS: 2,
+  E_DIGEST_UNKNOWN: 3,
+  E_SIZE_MISMATCH: 3,
+  E_NOT_PNG: 3,
+  E_BAD_CONTENT_TYPE: 4,
+  E_BAD_RESPONSE: 4,
+  E_TRUNCATED: 4,
+  E_OFFLINE: 4,
+};
+
+export function exitCodeFor(code: ErrorCode | undefined): number {
+  return (code && EXIT_BY_CODE[code]) || 1;
+}

@@ -1,0 +1,80 @@
+import { listSegments } from "../../shared/container/bundle.js";
+import { isPixelRtsError } from "../../shared/errors.js";
+import type { Command } from "../cli/command.js";
+import { decodeFile } from "../codec/files.js";
+import { fail } from "../../shared/errors.js";
+
+export const inspectCommand: Command = {
+  name: "inspect",
+  summary: "Show a container's metadata, grid, sizes, segments and hash status",
+  usage: ["inspect FILE [--json] [--sidecar META.json | --no-sidecar]"],
+  options: {
+    sidecar: { type: "string" },
+    "no-sidecar": { type: "boolean", default: false },
+  },
+  async run(ctx) {
+    const file = ctx.positionals[0] ?? fail("E_USAGE", "inspect needs a FILE");
+    // Decode without failing on a hash mismatch: inspect reports it, then exits 3.
+    const d = await decodeFile(file, { verify: false, sidecar: ctx.values["no-sidecar"] ? false : (ctx.values.sidecar as string | undefined) });
+    const m = d.metadata;
+    const expected = m.data_hash?.toLowerCase();
+    const hashStatus = expected === undefined ? "unverified (no data_hash)" : expected === d.sha256 ? "verified" : "MISMATCH";
+    let segments: ReturnType<typeof listSegments> = [];
+    let segmentError: string | undefined;
+    try {
+      segments = listSegments(m, d.payload.length);
+    } catch (e) {
+      if (!isPixelRtsError(e)) throw e;
+      segmentError = `${e.code}: ${e.message}`;
+    }
+    const info = {
+      file,
+      format: m.format,
+      grid: `${d.ihdr.width}x${d.ihdr.height}`,
+      encoding: m.encoding_mode ?? m.encoding?.type,
+      type: m.type,
+      name: m.name,
+      content_version: m.content_version,
+      description: m.description,
+      data_size: m.data_size,
+      payload_size: d.payload.length,
+      data_hash: expected,
+      payload_sha256: d.sha256,
+      hash_status: hashStatus,
+      compression: m.compression?.type,
+      metadata_source: d.sidecarPath ? `sidecar ${d.sidecarPath}` : d.metadataSource,
+      signature: d.signature.state,
+      boot: m.boot,
+      segments: segments.map((s) => ({ name: s.name, type: s.type, start: s.start, size: s.size, sha256: s.sha256 })),
+      segment_error: segmentError,
+      warnings: d.warnings,
+      metadata: m,
+    };
+    if (ctx.json) ctx.out(JSON.stringify(info));
+    else {
+      const row = (k: string, v: unknown) => v !== undefined && v !== "" && ctx.out(`${k.padEnd(14)} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+      row("file", file);
+      row("format", m.format);
+      row("grid", info.grid);
+      row("encoding", info.encoding);
+      row("type", m.type);
+      row("name", m.name);
+      row("version", m.content_version);
+      row("description", m.description);
+      row("payload", `${d.payload.length} bytes`);
+      row("sha256", d.sha256);
+      row("hash", hashStatus);
+      row("compression", info.compression);
+      row("metadata", info.metadata_source);
+      if (d.signature.state !== "none") row("signature", d.signature.state);
+      if (m.boot) row("boot", m.boot);
+      for (const s of segments) ctx.out(`segment        ${s.name} (${s.type}) at ${s.start}, ${s.size} bytes${s.sha256 ? `, sha256 ${s.sha256}` : ""}`);
+      if (segmentError) row("segments", segmentError);
+      for (const w of d.warnings) ctx.err(`warning: ${w}`);
+    }
+    if (hashStatus === "MISMATCH") {
+      if (!ctx.json) ctx.err(`pixelrts: E_HASH_MISMATCH: Hash mismatch: expected ${expected}, got ${d.sha256}`);
+      return 3;
+    }
+  },
+};

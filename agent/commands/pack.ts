@@ -1,0 +1,97 @@
+import { readFile, stat } from "node:fs/promises";
+import { basename } from "node:path";
+import { bundleMetadata, layoutBundle, type BundleSegmentInput } from "../../shared/container/bundle.js";
+import { converterMetadata } from "../../shared/container/converter.js";
+import { encodeContainer, type EncodedContainer } from "../../shared/container/encode.js";
+import { fail } from "../../shared/errors.js";
+import type { Command, CommandContext } from "../cli/command.js";
+import { writeFileAtomic } from "../codec/files.js";
+import { NODE_CODEC } from "../codec/node-platform.js";
+
+const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+
+async function readInput(path: string, what: string): Promise<Uint8Array> {
+  const st = await stat(path).catch(() => fail("E_NOT_FOUND", `${what} ${path} does not exist`));
+  if (!st.isFile()) fail("E_USAGE", `${what} ${path} is not a regular file`);
+  if (st.size > 256 * 1024 * 1024) fail("E_TOO_LARGE", `${what} ${path} is ${st.size} bytes; containers hold at most 256 MiB (an 8192x8192 grid)`);
+  return new Uint8Array(await readFile(path));
+}
+
+function intOption(v: unknown, name: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) fail("E_USAGE", `--${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
+  return n;
+}
+
+/** Pack options → an encoded container (single file like the original converter, or a boot bundle). */
+export async function pack(ctx: CommandContext): Promise<{ out: string; encoded: EncodedContainer; kind: string; payloadSize: number }> {
+  const v = ctx.values;
+  const out = str(v.output) ?? fail("E_USAGE", "pack needs -o OUT.rts.png");
+  const options = { gridSize: intOption(v.grid, "grid", 1, 8192), level: intOption(v.level, "level", 0, 9) ?? 6, ...NODE_CODEC };
+  let encoded: EncodedContainer;
+  let kind: string;
+  let payloadSize: number;
+  if (v.kernel) {
+    if (ctx.positionals.length) fail("E_USAGE", "give either INPUT or --kernel, not both");
+    if (v.memory !== undefined && !/^[1-9]\d*[KMGT]?$/i.test(String(v.memory))) fail("E_USAGE", `--memory takes a size like 512M or 2G, got ${String(v.memory)}`);
+    const segments: BundleSegmentInput[] = [{ name: "kernel", type: "kernel", data: await readInput(str(v.kernel)!, "kernel") }];
+    if (v.initrd) segments.push({ name: "initrd", type: "initrd", data: await readInput(str(v.initrd)!, "initrd") });
+    if (v.disk) segments.push({ name: "disk", type: "disk", data: await readInput(str(v.disk)!, "disk") });
+    const input = {
+      segments,
+      boot: { cmdline: str(v.cmdline), arch: str(v.arch) ?? "x86_64", memory: str(v.memory), cpus: intOption(v.cpus, "cpus", 1, 256) },
+      name: str(v.name),
+      contentVersion: str(v.version),
+      description: str(v.description),
+    };
+    const layout = await layoutBundle(input, NODE_CODEC.sha256);
+    encoded = await encodeContainer(layout.payload, bundleMetadata(layout, input), options);
+    kind = "boot-bundle";
+    payloadSize = layout.payload.length;
+  } else {
+    if (ctx.positionals.length !== 1) fail("E_USAGE", "pack needs one INPUT file (or --kernel for a boot bundle)");
+    for (const flag of ["initrd", "disk", "cmdline", "arch", "memory", "cpus"]) {
+      if (v[flag] !== undefined) fail("E_USAGE", `--${flag} only applies to boot bundles (--kernel)`);
+    }
+    const input = ctx.positionals[0]!;
+    const payload = await readInput(input, "input");
+    const meta = { type: str(v.type), name: str(v.name), version: str(v.version), description: str(v.description) };
+    encoded = await encodeContainer(payload, converterMetadata(meta, basename(input)), options);
+    kind = meta.type ?? "binary";
+    payloadSize = payload.length;
+  }
+  await writeFileAtomic(out, encoded.png);
+  return { out, encoded, kind, payloadSize };
+}
+
+export const packCommand: Command = {
+  name: "pack",
+  summary: "Pack a file (or kernel + initrd + disk) into a .rts.png container",
+  usage: [
+    "pack INPUT -o OUT.rts.png [--name N] [--type T] [--version V] [--description D] [--grid G] [--level 0-9]",
+    "pack --kernel K [--initrd I] [--disk D] [--cmdline C] [--arch x86_64|aarch64|riscv64] [--memory 512M] [--cpus N] [--name N] -o OUT.rts.png",
+  ],
+  options: {
+    output: { type: "string", short: "o" },
+    name: { type: "string" },
+    type: { type: "string" },
+    version: { type: "string" },
+    description: { type: "string" },
+    grid: { type: "string" },
+    level: { type: "string" },
+    kernel: { type: "string" },
+    initrd: { type: "string" },
+    disk: { type: "string" },
+    cmdline: { type: "string" },
+    arch: { type: "string" },
+    memory: { type: "string" },
+    cpus: { type: "string" },
+  },
+  async run(ctx) {
+    const { out, encoded, kind, payloadSize } = await pack(ctx);
+    const summary = { file: out, kind, grid: encoded.gridSize, payload_size: payloadSize, data_hash: encoded.dataHash };
+    if (ctx.json) ctx.out(JSON.stringify(summary));
+    else ctx.out(`packed ${payloadSize} bytes (${kind}) into ${out}: ${encoded.gridSize}x${encoded.gridSize} grid, sha256 ${encoded.dataHash}`);
+  },
+};

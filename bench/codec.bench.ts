@@ -1,0 +1,82 @@
+/**
+ * Codec benchmark: encode and decode of a 64 MiB payload (pseudo-random bytes, like a
+ * compressed kernel or initrd), against bare zlib on the same data measured in the same run.
+ * `npm run bench:codec` (add `-- --big` for an 8192x8192 / 256 MiB container).
+ * Prints figures; asserts nothing.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import zlib from "node:zlib";
+import { decodeFile, writeFileAtomic } from "../agent/codec/files.js";
+import { NODE_CODEC } from "../agent/codec/node-platform.js";
+import { concatBytes } from "../shared/bytes.js";
+import { converterMetadata } from "../shared/container/converter.js";
+import { decodeContainer } from "../shared/container/decode.js";
+import { collectBytes, encodeContainer } from "../shared/container/encode.js";
+import { readPngChunks } from "../shared/png/chunks.js";
+
+const MB = 1e6;
+const big = process.argv.includes("--big");
+const size = big ? 256 * 1024 * 1024 : 64 * 1024 * 1024;
+const runs = big ? 1 : 3;
+
+let peakRss = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 5);
+const resetPeak = () => (peakRss = process.memoryUsage().rss);
+
+async function time<T>(fn: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
+  let best = Infinity;
+  let value!: T;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    value = await fn();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return { ms: best, value };
+}
+const rate = (bytes: number, ms: number) => `${((bytes / MB) / (ms / 1000)).toFixed(0)} MB/s`;
+const mib = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
+
+const dir = mkdtempSync(join(tmpdir(), "pixelrts-bench-"));
+try {
+  const payload = new Uint8Array(randomBytes(size));
+  console.log(`PixelRTS codec benchmark — payload ${mib(size)} of random bytes, node ${process.version}, best of ${runs}`);
+
+  // Baselines, same data, same run.
+  const shaBase = await time(() => createHash("sha256").update(payload).digest("hex"));
+  resetPeak();
+  const enc = await time(async () => collectBytes((await encodeContainer(payload, converterMetadata({ name: "bench" }, "bench.bin"), NODE_CODEC)).png));
+  const encPeak = peakRss;
+  const png = enc.value;
+  const idat: Uint8Array[] = [];
+  for await (const c of readPngChunks(png, { crc32: NODE_CODEC.crc32 })) if (c.type === "IDAT") idat.push(c.data);
+  const idatData = concatBytes(idat);
+  const inflateBase = await time(() => zlib.inflateSync(idatData));
+  const raster = inflateBase.value;
+  const deflateBase = await time(() => zlib.deflateSync(raster, { level: 6 }));
+
+  const file = join(dir, "bench.rts.png");
+  await writeFileAtomic(file, png);
+  resetPeak();
+  const decMem = await time(() => decodeContainer(png, { ...NODE_CODEC, verify: false }));
+  const decMemVerify = await time(() => decodeContainer(png, NODE_CODEC));
+  resetPeak();
+  const decFile = await time(() => decodeFile(file, { sidecar: false }));
+  const decPeak = peakRss;
+  const ok = decFile.value.sha256 === createHash("sha256").update(payload).digest("hex");
+
+  console.log("");
+  console.log(`container            ${mib(statSync(file).size)} PNG, grid ${decFile.value.ihdr.width}x${decFile.value.ihdr.width}, round trip ${ok ? "OK" : "FAILED"}`);
+  console.log(`baseline sha256      ${shaBase.ms.toFixed(0)} ms  ${rate(size, shaBase.ms)}`);
+  console.log(`baseline inflate     ${inflateBase.ms.toFixed(0)} ms  ${rate(size, inflateBase.ms)}  (zlib.inflateSync of the IDAT data)`);
+  console.log(`baseline deflate -6  ${deflateBase.ms.toFixed(0)} ms  ${rate(size, deflateBase.ms)}  (zlib.deflateSync of the raster)`);
+  console.log(`encode               ${enc.ms.toFixed(0)} ms  ${rate(size, enc.ms)}  ratio ${(enc.ms / deflateBase.ms).toFixed(2)}x bare deflate  peak RSS ${mib(encPeak)}`);
+  console.log(`decode (no verify)   ${decMem.ms.toFixed(0)} ms  ${rate(size, decMem.ms)}  ratio ${(decMem.ms / inflateBase.ms).toFixed(2)}x bare inflate`);
+  console.log(`decode + sha256      ${decMemVerify.ms.toFixed(0)} ms  ${rate(size, decMemVerify.ms)}  ratio ${(decMemVerify.ms / inflateBase.ms).toFixed(2)}x bare inflate`);
+  console.log(`decode file + sha256 ${decFile.ms.toFixed(0)} ms  ${rate(size, decFile.ms)}  ratio ${(decFile.ms / inflateBase.ms).toFixed(2)}x bare inflate  peak RSS ${mib(decPeak)}`);
+} finally {
+  clearInterval(sampler);
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,331 @@
+/**
+ * Decoding a PixelRTS v2 container to its payload (spec §5.1). Reads the PNG once, front to
+ * back: chunks are CRC-checked as they arrive, IDAT data is inflated as a stream, each
+ * unfiltered row is scattered straight into the payload along the Hilbert curve. Memory is
+ * the payload plus two rows (plus the raster only when metadata follows the image data).
+ */
+import { decompress as zstdDecompress } from "fzstd";
+import type { ByteSource } from "../bytes.js";
+import { fail, isPixelRtsError } from "../errors.js";
+import { webSha256, type Sha256Fn } from "../hash.js";
+import { HilbertRows, isPowerOfTwo } from "../hilbert.js";
+import type { PyDict } from "../pyjson.js";
+import { BROKEN_STREAM, readPngChunks, type PngChunk } from "../png/chunks.js";
+import type { Crc32Fn } from "../png/crc32.js";
+import { checkSupported, parseIhdr } from "../png/ihdr.js";
+import { ScanlineReader } from "../png/scanlines.js";
+import { decodeTextChunk, TEXT_CHUNK_TYPES, type TextChunk } from "../png/text.js";
+import { inflateBounded, webZlib, type ZlibPlatform } from "../zlib.js";
+import { CODE, parseMetadataJson, selectMetadata, type SelectedMetadata } from "./metadata.js";
+import { checkSignature, type SignatureStatus } from "./signature.js";
+import type { PixelRtsMetadata, PngHeader } from "./types.js";
+
+export const DEFAULT_MAX_GRID = 8192;
+
+export interface DecodeOptions {
+  crc32?: Crc32Fn;
+  zlib?: ZlibPlatform;
+  sha256?: Sha256Fn;
+  /** Check SHA-256(payload) against data_hash (default true; false is `--no-verify`). */
+  verify?: boolean;
+  /** A sidecar's JSON text (spec §4.7): replaces the embedded metadata. */
+  sidecarJson?: string;
+  /** Largest grid side decoded (spec §2.2: at least 8192). */
+  maxGrid?: number;
+  maxTextBytes?: number;
+  /** No metadata: return every byte of the grid in curve order instead of failing. */
+  raw?: boolean;
+  /** Hex Ed25519 public keys whose signatures count as trusted. */
+  trustedKeys?: readonly string[];
+}
+
+export type Integrity = "verified" | "skipped" | "unverified";
+
+export interface DecodedContainer {
+  ihdr: PngHeader;
+  metadata: PixelRtsMetadata;
+  /** Ordered metadata document (for byte-exact re-serialisation). */
+  doc: PyDict;
+  metadataJson: string;
+  metadataSource: "embedded" | "sidecar" | "none";
+  payload: Uint8Array;
+  /** SHA-256 of the payload as decoded (computed even with verify off). */
+  sha256: string;
+  /** verified: matched data_hash; skipped: --no-verify; unverified: the file has no data_hash. */
+  integrity: Integrity;
+  signature: SignatureStatus;
+  warnings: string[];
+}
+
+interface Resolved extends SelectedMetadata {
+  source: "embedded" | "sidecar";
+}
+
+function resolveMetadata(texts: TextChunk[], sidecarJson: string | undefined, warnings: string[]): Resolved | undefined {
+  const embedded = selectMetadata(texts);
+  if (sidecarJson === undefined) return embedded && { ...embedded, source: "embedded" };
+  const side = parseMetadataJson(sidecarJson, "sidecar metadata");
+  side.doc.delete("user_metadata");
+  const m = side.metadata;
+  delete m.user_metadata;
+  if (embedded) {
+    // The original takes original_data_b64 from the PNG when the sidecar lacks it.
+    if (m.original_data_b64 === undefined && embedded.metadata.original_data_b64 !== undefined) {
+      m.original_data_b64 = embedded.metadata.original_data_b64;
+      side.doc.set("original_data_b64", embedded.doc.get("original_data_b64")!);
+    }
+    for (const k of ["data_hash", "data_size"] as const) {
+      if (embedded.metadata[k] !== undefined && m[k] !== undefined && String(embedded.metadata[k]).toLowerCase() !== String(m[k]).toLowerCase()) {
+        warnings.push(`sidecar ${k} (${m[k]}) differs from the embedded one (${embedded.metadata[k]}); using the sidecar's`);
+      }
+    }
+  }
+  return { ...side, source: "sidecar" };
+}
+
+function encodingMode(m: PixelRtsMetadata): string {
+  return String(m.encoding_mode ?? m.encoding?.type ?? "RGBA-dense");
+}
+
+/** Stored byte count (encoded_size, else data_size), spec §5.1 step 4. */
+function storedLength(m: PixelRtsMetadata): number | undefined {
+  return m.encoded_size ?? m.data_size;
+}
+
+function checkGrid(ihdr: PngHeader, maxGrid: number): number {
+  const { width, height } = ihdr;
+  if (width !== height) fail("E_NOT_SQUARE", `Image must be square, got ${width}x${height}`);
+  if (!isPowerOfTwo(width)) fail("E_GRID_NOT_POW2", `Invalid grid size: ${width} (not power of 2)`);
+  if (width > maxGrid) fail("E_TOO_LARGE", `grid ${width}x${width} is over the ${maxGrid}x${maxGrid} limit`, { grid: width, maxGrid });
+  return width;
+}
+
+/** Copies curve pixels 0..npix-1 of each finished row into a payload buffer. */
+class CurveScatter {
+  readonly bytes: Uint8Array;
+  private readonly words: Uint32Array;
+  private readonly rows: HilbertRows;
+  constructor(private readonly g: number, private readonly npix: number) {
+    this.bytes = new Uint8Array(npix * 4);
+    this.words = new Uint32Array(this.bytes.buffer);
+    this.rows = new HilbertRows(g);
+  }
+  row(y: number, rgba: Uint8Array): void {
+    this.rows.scatterRow(y, new Uint32Array(rgba.buffer, rgba.byteOffset, this.g), this.words, this.npix);
+  }
+}
+
+function strictBase64(s: string): Uint8Array {
+  const clean = s.replace(/[\r\n]/g, "");
+  if (clean.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) fail("E_METADATA_INVALID", "original_data_b64 is not valid base64");
+  const bin = atob(clean);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+async function decompressPayload(stored: Uint8Array, m: PixelRtsMetadata, zlib: ZlibPlatform): Promise<Uint8Array> {
+  const c = m.compression!;
+  const type = String(c.type ?? "");
+  const expected = c.original_size;
+  if (expected !== undefined && (typeof expected !== "number" || !Number.isSafeInteger(expected) || expected < 0)) {
+    fail("E_METADATA_INVALID", "compression.original_size must be a non-negative integer");
+  }
+  let out: Uint8Array;
+  if (type === "none" && stored.length === 0) out = stored;
+  else {
+    const isZstd = stored.length >= 4 && stored[0] === 0x28 && stored[1] === 0xb5 && stored[2] === 0x2f && stored[3] === 0xfd;
+    if (!isZstd && type !== "zlib" && type !== "zstd-h5") fail("E_UNSUPPORTED_COMPRESSION", `compression type ${JSON.stringify(type)} is not supported`);
+    try {
+      // Follow the magic when it disagrees with the type, as the original tries zstd then zlib.
+      out = isZstd ? zstdDecompress(stored) : await inflateBounded(stored, expected ?? 0x7fffffff, zlib.inflate);
+    } catch (e) {
+      if (isPixelRtsError(e) && e.code === "E_TOO_LARGE") fail("E_DECOMPRESS", `Decompression failed: output exceeds original_size ${expected}`);
+      fail("E_DECOMPRESS", `Decompression failed: ${(e as Error).message}`, {}, e);
+    }
+  }
+  if (expected !== undefined && out.length !== expected) {
+    fail("E_DECOMPRESS", `Decompression failed: got ${out.length} bytes, compression.original_size says ${expected}`);
+  }
+  return out;
+}
+
+export async function decodeContainer(source: ByteSource, opts: DecodeOptions = {}): Promise<DecodedContainer> {
+  const zlib = opts.zlib ?? webZlib;
+  const maxGrid = opts.maxGrid ?? DEFAULT_MAX_GRID;
+  const maxText = opts.maxTextBytes;
+  const warnings: string[] = [];
+  const texts: TextChunk[] = [];
+  const chunks = readPngChunks(source, { crc32: opts.crc32, maxAncillaryBytes: maxText });
+  let ihdr: PngHeader | undefined;
+  let palette: { rgb: Uint8Array; alpha?: Uint8Array } | undefined;
+  let firstIdat: PngChunk | undefined;
+  let idatEnded = false;
+  let sawIend = false;
+
+  const collect = async (c: PngChunk) => {
+    if (TEXT_CHUNK_TYPES.has(c.type)) {
+      const t = await decodeTextChunk(c, maxText ?? 64 << 20, zlib.inflate);
+      if (t) texts.push(t);
+    } else if (c.type === "PLTE") palette = { rgb: c.data };
+    else if (c.type === "tRNS" && palette) palette.alpha = c.data;
+    else if (c.type === "IEND") sawIend = true;
+  };
+  /** Handles a chunk met after the first IDAT; returns true when it is more image data. */
+  const afterFirstIdat = async (c: PngChunk): Promise<boolean> => {
+    if (c.type === "IDAT") {
+      if (idatEnded) fail("E_PNG_CORRUPT", `IDAT chunks are not consecutive (byte ${c.offset}; ${BROKEN_STREAM})`);
+      return true;
+    }
+    idatEnded = true;
+    await collect(c);
+    return false;
+  };
+
+  try {
+    // 1. Everything before the image data.
+    for (;;) {
+      const r = await chunks.next();
+      if (r.done) fail("E_PNG_CORRUPT", "PNG ends without image data");
+      const c = r.value;
+      if (!ihdr) {
+        if (c.type !== "IHDR") fail("E_PNG_CORRUPT", `first chunk is ${c.type}, not IHDR (${BROKEN_STREAM})`);
+        ihdr = parseIhdr(c.data);
+        continue;
+      }
+      if (c.type === "IDAT") {
+        firstIdat = c;
+        break;
+      }
+      await collect(c);
+      if (sawIend) fail("E_PNG_CORRUPT", "PNG has no image data (IEND before any IDAT)");
+    }
+    checkSupported(ihdr);
+    let meta = resolveMetadata(texts, opts.sidecarJson, warnings);
+    const needPixels = !meta || meta.metadata.original_data_b64 === undefined;
+
+    // 2. The image data, unless the payload is carried in the metadata (code mode).
+    let scatter: CurveScatter | undefined;
+    let raster: Uint8Array | undefined;
+    if (needPixels) {
+      let onRow: (y: number, rgba: Uint8Array) => void;
+      if (meta) {
+        const g = checkGrid(ihdr, maxGrid);
+        checkEncodingDecodable(meta.metadata);
+        const n = storedLength(meta.metadata) ?? fail("E_METADATA_INVALID", "metadata has neither data_size nor encoded_size");
+        if (n > 4 * g * g) fail("E_SIZE_EXCEEDS_GRID", `metadata says ${n} bytes but a ${g}x${g} grid holds only ${4 * g * g}`, { bytes: n, capacity: 4 * g * g });
+        const s = new CurveScatter(g, Math.ceil(n / 4));
+        scatter = s;
+        onRow = (y, rgba) => s.row(y, rgba);
+      } else {
+        // Metadata may follow the image data (Pillow allows it): keep the raster until then.
+        if (ihdr.width > maxGrid || ihdr.height > maxGrid) fail("E_TOO_LARGE", `image ${ihdr.width}x${ihdr.height} is over the ${maxGrid}x${maxGrid} limit`);
+        const r = new Uint8Array(ihdr.width * ihdr.height * 4);
+        raster = r;
+        const stride = ihdr.width * 4;
+        onRow = (y, rgba) => r.set(rgba.subarray(0, stride), y * stride);
+      }
+      const lines = new ScanlineReader(ihdr, onRow, palette);
+      const first = firstIdat!;
+      async function* idatData(): AsyncGenerator<Uint8Array> {
+        yield first.data;
+        for (;;) {
+          const r = await chunks.next();
+          if (r.done) return;
+          if (!(await afterFirstIdat(r.value))) return;
+          yield r.value.data;
+        }
+      }
+      try {
+        for await (const piece of zlib.inflate(idatData())) {
+          lines.push(piece);
+          if (lines.done) break;
+        }
+      } catch (e) {
+        if (isPixelRtsError(e)) throw e;
+        fail("E_PNG_CORRUPT", `image data does not inflate (${BROKEN_STREAM})`, {}, e);
+      }
+      if (!lines.done) fail("E_PNG_CORRUPT", `image data ends early: ${lines.consumed} of ${lines.totalBytes} raster bytes (${BROKEN_STREAM})`);
+    }
+
+    // 3. The rest of the file: CRCs, late text chunks, IEND.
+    if (!needPixels) idatEnded = false;
+    while (!sawIend) {
+      const r = await chunks.next();
+      if (r.done) break;
+      await afterFirstIdat(r.value);
+    }
+
+    if (!meta) {
+      meta = resolveMetadata(texts, opts.sidecarJson, warnings);
+      if (!meta && !opts.raw) fail("E_NO_METADATA", "No metadata found. Please provide .meta.json sidecar file.");
+    }
+
+    // 4. Stored bytes → payload.
+    let stored: Uint8Array;
+    let metadata: PixelRtsMetadata;
+    if (!meta) {
+      const g = checkGrid(ihdr, maxGrid);
+      stored = curveFromRaster(raster!, g, 4 * g * g);
+      metadata = {};
+    } else {
+      metadata = meta.metadata;
+      if (metadata.grid_size !== undefined && metadata.grid_size !== ihdr.width) {
+        warnings.push(`metadata grid_size ${String(metadata.grid_size)} differs from the image side ${ihdr.width}`);
+      }
+      if (metadata.original_data_b64 !== undefined) stored = strictBase64(metadata.original_data_b64);
+      else if (scatter) stored = scatter.bytes.subarray(0, storedLength(metadata)!);
+      else {
+        const g = checkGrid(ihdr, maxGrid);
+        checkEncodingDecodable(metadata);
+        const n = storedLength(metadata) ?? fail("E_METADATA_INVALID", "metadata has neither data_size nor encoded_size");
+        if (n > 4 * g * g) fail("E_SIZE_EXCEEDS_GRID", `metadata says ${n} bytes but a ${g}x${g} grid holds only ${4 * g * g}`, { bytes: n, capacity: 4 * g * g });
+        stored = curveFromRaster(raster!, g, n);
+      }
+    }
+    const payload = metadata.compression ? await decompressPayload(stored, metadata, zlib) : stored;
+    if (metadata.data_size !== undefined && payload.length !== metadata.data_size) {
+      fail("E_SIZE_MISMATCH", `payload is ${payload.length} bytes but data_size says ${metadata.data_size}`);
+    }
+
+    // 5. Integrity: on by default, a distinct error on mismatch.
+    const sha256 = await (opts.sha256 ?? webSha256)(payload);
+    let integrity: Integrity;
+    if (metadata.data_hash === undefined) integrity = "unverified";
+    else if (opts.verify === false) integrity = "skipped";
+    else if (metadata.data_hash.toLowerCase() !== sha256) {
+      fail("E_HASH_MISMATCH", `Hash mismatch: expected ${metadata.data_hash.toLowerCase()}, got ${sha256}`, { expected: metadata.data_hash.toLowerCase(), actual: sha256 });
+    } else integrity = "verified";
+    const signature = await checkSignature(metadata, opts.trustedKeys);
+    if (signature.state === "invalid" && opts.verify !== false) fail("E_SIGNATURE_INVALID", signature.reason);
+
+    return {
+      ihdr,
+      metadata,
+      doc: meta?.doc ?? new Map(),
+      metadataJson: meta?.json ?? "",
+      metadataSource: meta?.source ?? "none",
+      payload,
+      sha256,
+      integrity,
+      signature,
+      warnings,
+    };
+  } finally {
+    await chunks.return(undefined);
+  }
+}
+
+function checkEncodingDecodable(m: PixelRtsMetadata): void {
+  const mode = encodingMode(m);
+  if (mode === CODE || mode === "RGBA-semantic") {
+    fail("E_UNSUPPORTED_ENCODING", `${mode} containers without original_data_b64 cannot be decoded (the pixels are a lossy colouring)`);
+  }
+}
+
+function curveFromRaster(raster: Uint8Array, g: number, n: number): Uint8Array {
+  const s = new CurveScatter(g, Math.ceil(n / 4));
+  const stride = g * 4;
+  for (let y = 0; y < g; y++) s.row(y, raster.subarray(y * stride, (y + 1) * stride));
+  return s.bytes.subarray(0, n);
+}

@@ -1,0 +1,191 @@
+/**
+ * The Hilbert curve as PixelRTS v2 walks it (spec §3): curve pixel i sits at column x, row y
+ * = d2xy(G, i), starting top-left and ending top-right.
+ *
+ * PNG rows arrive top to bottom, so the codec needs, for each row y, the curve index of every
+ * pixel in it. `HilbertRows` answers that without per-pixel loops over all levels: the curve
+ * is cut into B×B blocks (B = 64), each a contiguous run of B² indices drawn in one of four
+ * orientations. A block's start index and orientation are computed once per block row; inside
+ * a block the index is a lookup in one of four B×B tables. Nothing is allocated per pixel.
+ */
+
+/** Reference mapping from the spec (index → x, y); the turn uses s, not G. */
+export function d2xy(g: number, i: number): [number, number] {
+  let x = 0;
+  let y = 0;
+  let t = i;
+  for (let s = 1; s < g; s *= 2) {
+    const rx = (t >>> 1) & 1;
+    const ry = (t ^ rx) & 1;
+    if (ry === 0) {
+      if (rx === 1) {
+        x = s - 1 - x;
+        y = s - 1 - y;
+      }
+      const tmp = x;
+      x = y;
+      y = tmp;
+    }
+    x += s * rx;
+    y += s * ry;
+    t = Math.floor(t / 4);
+  }
+  return [x, y];
+}
+
+/** Reference inverse from the spec (x, y → index); the turn uses G. */
+export function xy2d(g: number, x: number, y: number): number {
+  let d = 0;
+  for (let s = g / 2; s >= 1; s /= 2) {
+    const rx = (x & s) !== 0 ? 1 : 0;
+    const ry = (y & s) !== 0 ? 1 : 0;
+    d += s * s * ((3 * rx) ^ ry);
+    if (ry === 0) {
+      if (rx === 1) {
+        x = g - 1 - x;
+        y = g - 1 - y;
+      }
+      const tmp = x;
+      x = y;
+      y = tmp;
+    }
+  }
+  return d;
+}
+
+export function isPowerOfTwo(n: number): boolean {
+  return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+}
+
+/**
+ * Grid side for n stored bytes (spec §2.2), integers only. "current": n rounded up to 64
+ * bytes first (the original's "AVX-512 alignment"); "older": the February 2026 rule.
+ */
+export function gridSizeFor(n: number, rule: "current" | "older" = "current"): number {
+  if (n === 0) return 1;
+  const bytes = rule === "current" ? Math.ceil(n / 64) * 64 : n;
+  const pixels = Math.ceil(bytes / 4);
+  let g = 1;
+  while (g * g < pixels) g *= 2;
+  return g;
+}
+
+const BLOCK_BITS = 6;
+
+/** Per-row curve indices for a G×G grid (G a power of two). */
+export class HilbertRows {
+  private readonly block: number;
+  private readonly tables: Int32Array[];
+  private readonly blockBase: Float64Array;
+  private readonly blockState: Uint8Array;
+  private cachedBlockRow = -1;
+
+  constructor(readonly g: number) {
+    if (!isPowerOfTwo(g)) throw new RangeError(`grid size ${g} is not a power of two`);
+    this.block = Math.min(g, 1 << BLOCK_BITS);
+    const b = this.block;
+    // Orientation state: bit 0 = flip both coordinates, bit 1 = swap them (they commute).
+    this.tables = [0, 1, 2, 3].map((state) => {
+      const t = new Int32Array(b * b);
+      for (let ly = 0; ly < b; ly++) {
+        for (let lx = 0; lx < b; lx++) {
+          let x = state & 1 ? b - 1 - lx : lx;
+          let y = state & 1 ? b - 1 - ly : ly;
+          if (state & 2) [x, y] = [y, x];
+          t[ly * b + lx] = xy2d(b, x, y);
+        }
+      }
+      return t;
+    });
+    const perRow = g / b;
+    this.blockBase = new Float64Array(perRow);
+    this.blockState = new Uint8Array(perRow);
+  }
+
+  /** Start index and low-bit orientation of every block in block row `by`. */
+  private computeBlockRow(by: number): void {
+    const { g, block: b } = this;
+    for (let bx = 0; bx < g / b; bx++) {
+      let x = bx * b;
+      let y = by * b;
+      let d = 0;
+      let state = 0;
+      for (let s = g / 2; s >= b; s /= 2) {
+        const rx = (x & s) !== 0 ? 1 : 0;
+        const ry = (y & s) !== 0 ? 1 : 0;
+        d += s * s * ((3 * rx) ^ ry);
+        if (ry === 0) {
+          if (rx === 1) {
+            x = g - 1 - x;
+            y = g - 1 - y;
+            state ^= 1;
+          }
+          const tmp = x;
+          x = y;
+          y = tmp;
+          state ^= 2;
+        }
+      }
+      this.blockBase[bx] = d;
+      this.blockState[bx] = state;
+    }
+    this.cachedBlockRow = by;
+  }
+
+  /** Fills out[x] with the curve index of pixel (x, y); out.length >= G. */
+  row(y: number, out: Int32Array | Uint32Array): void {
+    const b = this.block;
+    const by = Math.floor(y / b);
+    if (by !== this.cachedBlockRow) this.computeBlockRow(by);
+    const off = (y % b) * b;
+    const blocks = this.g / b;
+    for (let bx = 0; bx < blocks; bx++) {
+      const base = this.blockBase[bx]!;
+      const table = this.tables[this.blockState[bx]!]!;
+      const x0 = bx * b;
+      for (let lx = 0; lx < b; lx++) out[x0 + lx] = base + table[off + lx]!;
+    }
+  }
+
+  /**
+   * Copies the pixels of row y whose curve index is below `count` into `curve[index]`
+   * (decoding). Blocks entirely past `count` are skipped, blocks entirely before it copied
+   * without a bounds check.
+   */
+  scatterRow(y: number, row: Uint32Array, curve: Uint32Array, count: number): void {
+    this.eachBlock(y, count, (x0, base, table, off, full) => {
+      if (full) for (let lx = 0; lx < this.block; lx++) curve[base + table[off + lx]!] = row[x0 + lx]!;
+      else
+        for (let lx = 0; lx < this.block; lx++) {
+          const d = base + table[off + lx]!;
+          if (d < count) curve[d] = row[x0 + lx]!;
+        }
+    });
+  }
+
+  /** Fills row y from `curve[index]`, zero past `count` (encoding). */
+  gatherRow(y: number, curve: Uint32Array, count: number, row: Uint32Array): void {
+    row.fill(0);
+    this.eachBlock(y, count, (x0, base, table, off, full) => {
+      if (full) for (let lx = 0; lx < this.block; lx++) row[x0 + lx] = curve[base + table[off + lx]!]!;
+      else
+        for (let lx = 0; lx < this.block; lx++) {
+          const d = base + table[off + lx]!;
+          if (d < count) row[x0 + lx] = curve[d]!;
+        }
+    });
+  }
+
+  private eachBlock(y: number, count: number, fn: (x0: number, base: number, table: Int32Array, off: number, full: boolean) => void): void {
+    const b = this.block;
+    const by = Math.floor(y / b);
+    if (by !== this.cachedBlockRow) this.computeBlockRow(by);
+    const off = (y % b) * b;
+    const span = b * b;
+    for (let bx = 0; bx < this.g / b; bx++) {
+      const base = this.blockBase[bx]!;
+      if (base >= count) continue;
+      fn(bx * b, base, this.tables[this.blockState[bx]!]!, off, base + span <= count);
+    }
+  }
+}

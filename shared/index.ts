@@ -1,1 +1,0 @@
-export const FORMAT = "PixelRTS-2.0";
