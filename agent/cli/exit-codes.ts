@@ -2,7 +2,7 @@ import type { ErrorCode } from "../../shared/errors.js";
 
 /**
  * The one table from error codes to process exit statuses. Scripts can rely on these:
- * 2 = the command line was wrong, 3 = bytes failed an integrity check, 4 = a server or the
+ * 2 = the command line was wrong, 3 = bytes are damaged or failed an integrity check, 4 = a server or the
  * network failed us, 1 = anything else the message explains.
  */
 const EXIT_BY_CODE: Record<string, number> = {
@@ -11,6 +11,8 @@ const EXIT_BY_CODE: Record<string, number> = {
   E_SEGMENT_HASH_MISMATCH: 3,
   E_DIGEST_MISMATCH: 3,
   E_SIGNATURE_INVALID: 3,
+  E_PNG_CRC: 3,
+  E_PNG_CORRUPT: 3,
   E_NETWORK: 4,
   E_TIMEOUT: 4,
   E_HTTP: 4,

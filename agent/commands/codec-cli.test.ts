@@ -69,8 +69,8 @@ describe("pixelrts pack/inspect/extract", () => {
 
   it.each([
     [["extract", "nothere.rts.png", "-o", "x"], 1, /E_NOT_FOUND/],
-    [["inspect", join(VECTORS, "corrupt_idatflip_nonpow_1000003.rts.png")], 1, /E_PNG_CRC/],
-    [["inspect", join(VECTORS, "payloads/tiny_1b.bin")], 1, /E_NOT_PNG/],
+    [["inspect", join(VECTORS, "corrupt_idatflip_nonpow_1000003.rts.png")], 3, /E_PNG_CRC/],
+    [["inspect", join(VECTORS, "payloads/tiny_1b.bin")], 3, /E_NOT_PNG/],
     [["pack", "in.bin"], 2, /E_USAGE: pack needs -o/],
     [["pack", "--bogus"], 2, /E_USAGE: Unknown option '--bogus'/],
     [["frobnicate"], 2, /E_USAGE: unknown command 'frobnicate'/],

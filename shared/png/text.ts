@@ -31,7 +31,7 @@ export async function decodeTextChunk(chunk: PngChunk, maxTextBytes: number, inf
       if (transEnd < 0) return undefined;
       let body = d.subarray(transEnd + 1);
       if (compressed) body = await inflateOrFail(body, maxTextBytes, inflate);
-      return { keyword, text: new TextDecoder("utf-8", { fatal: false }).decode(body) };
+      return { keyword, text: new TextDecoder().decode(body) };
     }
   }
   return undefined;
