@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { remoteFixtures, TEST_REMOTES } from "./worker/test/remotes.node.js";
 
 // Two projects in one run: the Worker inside real workerd (vitest-pool-workers, local R2),
 // and everything else (codec, agent, Worker<->agent over loopback HTTP) in Node.
@@ -7,8 +8,24 @@ export default defineConfig({
   test: {
     projects: [
       {
-        plugins: [cloudflareTest({ main: "./worker/index.ts", wrangler: { configPath: "./wrangler.toml" } })],
-        test: { name: "worker", include: ["worker/**/*.test.ts"] },
+        plugins: [
+          cloudflareTest({
+            main: "./worker/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // Test values over wrangler.toml's: a publish token, fake remotes with a short
+              // timeout/size cap, and every outbound fetch answered by the fixtures (never the network).
+              bindings: {
+                PUBLISH_TOKEN: "test-token",
+                REMOTE_SERVERS: JSON.stringify(TEST_REMOTES),
+                REMOTE_TIMEOUT_MS: "500",
+                REMOTE_MAX_BYTES: "65536",
+              },
+              outboundService: remoteFixtures,
+            },
+          }),
+        ],
+        test: { name: "worker", include: ["worker/**/*.test.ts"], testTimeout: 30_000 },
       },
       {
         test: {

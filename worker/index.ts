@@ -1,8 +1,82 @@
+/**
+ * PixelRTS Edge Worker: app wiring only. Routes live in routes/*, errors become JSON in
+ * errors.ts (the only place), config is typed in config.ts. Route table: docs/WORKER.md.
+ */
 import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { CATALOG_SCHEMA_VERSION } from "../shared/catalog";
+import { notFound, onError } from "./errors";
+import { catalogRoutes } from "./routes/catalog";
+import { compatRoutes } from "./routes/compat";
+import { containerRoutes } from "./routes/containers";
+import { multipartRoutes } from "./routes/multipart";
+import { publishRoutes } from "./routes/publish";
+import { remoteRoutes } from "./routes/remote";
 
 /** The Worker's Hono app; `export default` is what workerd and the tests call. */
 const app = new Hono<{ Bindings: Env }>();
 
-app.get("/api/v1/health", (c) => c.json({ status: "ok", service: "pixelrts-edge", version: 1 }));
+// Browser clients (the original v1.2 web client included) read catalogs and bytes cross-origin.
+app.use(
+  "*",
+  cors({
+    origin: "*",
+    allowMethods: ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"],
+    allowHeaders: [
+      "Authorization",
+      "Content-Type",
+      "Range",
+      "If-Match",
+      "If-None-Match",
+      "If-Modified-Since",
+      "If-Unmodified-Since",
+      "If-Range",
+      "Cache-Control",
+      "X-PixelRTS-SHA256",
+      "X-PixelRTS-Size",
+      "X-PixelRTS-Distro",
+      "X-PixelRTS-Arch",
+      "X-PixelRTS-Kernel-Version",
+      "Repr-Digest",
+      "Content-Digest",
+    ],
+    exposeHeaders: [
+      "ETag",
+      "Last-Modified",
+      "Content-Length",
+      "Content-Range",
+      "Accept-Ranges",
+      "Cache-Control",
+      "Repr-Digest",
+      "X-PixelRTS-SHA256",
+      "X-PixelRTS-Data-Hash",
+      "X-PixelRTS-Data-Size",
+    ],
+    maxAge: 86400,
+  }),
+);
+
+app.get("/api/v1/health", (c) => c.json({ status: "ok", service: "pixelrts-edge", version: 1, schema_version: CATALOG_SCHEMA_VERSION }));
+
+app.get("/", (c) => {
+  const o = new URL(c.req.url).origin;
+  return c.json({
+    service: "pixelrts-edge",
+    catalog: `${o}/api/v1/catalog`,
+    remote_catalog: `${o}/api/v1/remote/catalog`,
+    health: `${o}/api/v1/health`,
+    docs: "docs/WORKER.md in the repository",
+  });
+});
+
+app.route("/", catalogRoutes);
+app.route("/", remoteRoutes);
+app.route("/", containerRoutes);
+app.route("/", compatRoutes);
+app.route("/", publishRoutes);
+app.route("/", multipartRoutes);
+
+app.onError(onError);
+app.notFound(notFound);
 
 export default app;

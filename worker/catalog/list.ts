@@ -1,0 +1,93 @@
+/**
+ * Builds this Worker's catalog from the `containers/` pointers in R2, following R2's 1000-key
+ * list pages. Filters are applied while listing, so a page holds up to `limit` matches; the
+ * cursor is opaque (last key + position of the next entry), stable under inserts.
+ */
+import { type CatalogEntry, type CatalogFilter, type SourceInfo, isEmptyFilter, matchesFilter } from "../../shared/catalog";
+import { httpFail } from "../errors";
+import { PREFIX } from "../storage/layout";
+import { decodeRecord } from "../storage/record";
+import { entryFromRecord } from "./entry";
+
+export interface ListOptions {
+  filter: CatalogFilter;
+  /** Max entries; undefined = all (what original clients expect). */
+  limit?: number;
+  cursor?: string | null;
+  origin: string;
+  source: SourceInfo;
+}
+
+export interface ListResult {
+  entries: CatalogEntry[];
+  nextCursor: string | null;
+  /** Position index of the first entry (for `position`). */
+  start: number;
+  /** Entry id → thumbnail ETag, for entries that have a thumbnail. */
+  thumbs: Map<string, string>;
+}
+
+interface Cursor {
+  k: string;
+  i: number;
+}
+
+function b64url(s: string): string {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(s))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function unb64url(s: string): string {
+  const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/"));
+  return new TextDecoder().decode(Uint8Array.from(bin, (ch) => ch.charCodeAt(0)));
+}
+
+export function encodeCursor(c: Cursor): string {
+  return b64url(JSON.stringify(c));
+}
+
+export function decodeCursor(s: string): Cursor {
+  try {
+    const c = JSON.parse(unb64url(s)) as Cursor;
+    if (typeof c.k === "string" && c.k.startsWith(PREFIX.containers) && Number.isSafeInteger(c.i) && c.i >= 0) return c;
+  } catch {
+    // fall through
+  }
+  httpFail("E_BAD_CURSOR", "cursor is not one this server issued");
+}
+
+export async function listCatalog(bucket: R2Bucket, o: ListOptions): Promise<ListResult> {
+  const cur = o.cursor ? decodeCursor(o.cursor) : null;
+  const start = cur?.i ?? 0;
+  const want = o.limit ?? Infinity;
+  const entries: CatalogEntry[] = [];
+  const thumbs = new Map<string, string>();
+  let lastKey: string | null = null;
+  let more = false;
+  let r2cursor: string | undefined;
+  const filtered = !isEmptyFilter(o.filter);
+  outer: for (;;) {
+    const page: R2Objects = await bucket.list({
+      prefix: PREFIX.containers,
+      limit: 1000,
+      include: ["customMetadata"],
+      ...(r2cursor ? { cursor: r2cursor } : cur ? { startAfter: cur.k } : {}),
+    });
+    for (const obj of page.objects) {
+      const rec = decodeRecord(obj.customMetadata);
+      if (!rec) continue;
+      const name = obj.key.slice(PREFIX.containers.length);
+      const entry = entryFromRecord(name, rec, o.origin, o.source, obj.uploaded);
+      if (filtered && !matchesFilter(entry, o.filter)) continue;
+      if (entries.length >= want) {
+        more = true;
+        break outer;
+      }
+      entries.push(entry);
+      if (rec.thumb) thumbs.set(name, rec.thumb);
+      lastKey = obj.key;
+    }
+    if (!page.truncated) break;
+    r2cursor = page.cursor;
+  }
+  return { entries, start, thumbs, nextCursor: more && lastKey ? encodeCursor({ k: lastKey, i: start + entries.length }) : null };
+}

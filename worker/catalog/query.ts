@@ -1,0 +1,23 @@
+/** Query parameters of the catalog routes: filters (shared/catalog.ts), `limit`, `cursor`, `thumbnails`. */
+import { type CatalogFilter, parseCatalogFilter } from "../../shared/catalog";
+import { httpFail } from "../errors";
+
+export interface CatalogQuery {
+  filter: CatalogFilter;
+  /** 1–1000; undefined = every entry in one response (what original clients expect). */
+  limit?: number;
+  cursor: string | null;
+  /** Inline base64 thumbnails (`thumbnails=0` turns it off for lighter listings). */
+  thumbnails: boolean;
+}
+
+export function parseCatalogQuery(url: string): CatalogQuery {
+  const params = new URL(url).searchParams;
+  const q: CatalogQuery = { filter: parseCatalogFilter(params), cursor: params.get("cursor") || null, thumbnails: params.get("thumbnails") !== "0" };
+  const limit = params.get("limit");
+  if (limit !== null && limit !== "") {
+    if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) httpFail("E_BAD_REQUEST", "limit must be an integer from 1 to 1000");
+    q.limit = Number(limit);
+  }
+  return q;
+}

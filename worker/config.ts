@@ -1,0 +1,112 @@
+/**
+ * Typed view of the Worker's vars and secrets (declared and commented in wrangler.toml).
+ * Parsed once per distinct env object; invalid values fall back to the defaults with a warning,
+ * so a typo in config never takes the catalog down.
+ */
+import type { SourceInfo } from "../shared/catalog";
+
+export interface WorkerConfig {
+  /** This catalog as a source: id (`CATALOG_ID`), name (`CATALOG_NAME`), color (`CATALOG_COLOR`); url filled per request. */
+  local: Omit<SourceInfo, "url">;
+  /** Remote catalog servers (`REMOTE_SERVERS`, JSON array of {id,name,url,color}). */
+  remotes: SourceInfo[];
+  /** Problems found in `REMOTE_SERVERS` (reported, not fatal). */
+  remoteConfigErrors: string[];
+  /** Per-remote timeout, ms (`REMOTE_TIMEOUT_MS`, default 10000 like the v1.2 client). */
+  remoteTimeoutMs: number;
+  /** Largest remote catalog body read, bytes (`REMOTE_MAX_BYTES`, default 8 MiB). */
+  remoteMaxBytes: number;
+  /** A remote answer is fresh this long, s (`REMOTE_FRESH_SECONDS`, default 60 like v1.2). */
+  remoteFreshSeconds: number;
+  /** A stale remote answer may be served while revalidating this long, s (`REMOTE_STALE_SECONDS`, default 3600). */
+  remoteStaleSeconds: number;
+  /** Largest single-request PUT body, bytes (`MAX_UPLOAD_BYTES`, default 100 MB = the Free/Pro request limit). */
+  maxUploadBytes: number;
+  /** Bearer token for publishing (secret `PUBLISH_TOKEN`); empty = publishing disabled. */
+  publishToken: string;
+}
+
+const DEFAULT_COLOR = "#4f8cff";
+const PALETTE = ["#e4572e", "#17bebb", "#ffc914", "#76b041", "#a06cd5", "#ff8c42", "#2e86ab", "#f26df9"];
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function int(v: unknown, dflt: number, min: number, max: number): number {
+  if (v === undefined || v === null || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    console.warn(`config: ignoring out-of-range value ${String(v)}, using ${dflt}`);
+    return dflt;
+  }
+  return Math.floor(n);
+}
+
+/** Parses `REMOTE_SERVERS`; bad items are dropped and described in `errors`. */
+export function parseRemoteServers(raw: unknown): { remotes: SourceInfo[]; errors: string[] } {
+  const errors: string[] = [];
+  const remotes: SourceInfo[] = [];
+  if (raw === undefined || raw === null || raw === "") return { remotes, errors };
+  let list: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      list = JSON.parse(raw);
+    } catch {
+      return { remotes, errors: ["REMOTE_SERVERS is not valid JSON"] };
+    }
+  }
+  if (!Array.isArray(list)) return { remotes, errors: ["REMOTE_SERVERS must be a JSON array"] };
+  const ids = new Set<string>();
+  list.forEach((item, i) => {
+    const r = (typeof item === "object" && item !== null ? item : {}) as Record<string, unknown>;
+    const url = typeof item === "string" ? item : r.url;
+    let base: URL;
+    try {
+      base = new URL(String(url));
+      if (base.protocol !== "http:" && base.protocol !== "https:") throw new Error();
+    } catch {
+      errors.push(`REMOTE_SERVERS[${i}]: url must be an http(s) URL`);
+      return;
+    }
+    const cleanUrl = base.toString().replace(/\/+$/, "");
+    const id = typeof r.id === "string" ? r.id : `remote-${i + 1}`;
+    if (!ID_RE.test(id) || ids.has(id)) {
+      errors.push(`REMOTE_SERVERS[${i}]: id must be unique and URL-safe`);
+      return;
+    }
+    ids.add(id);
+    remotes.push({
+      id,
+      name: typeof r.name === "string" && r.name ? r.name : base.host,
+      url: cleanUrl,
+      color: typeof r.color === "string" && r.color ? r.color : PALETTE[i % PALETTE.length]!,
+    });
+  });
+  return { remotes, errors };
+}
+
+const cache = new WeakMap<object, WorkerConfig>();
+
+export function getConfig(env: Env): WorkerConfig {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const e = env as unknown as Record<string, unknown>;
+  const { remotes, errors } = parseRemoteServers(e.REMOTE_SERVERS);
+  for (const err of errors) console.warn(`config: ${err}`);
+  const id = typeof e.CATALOG_ID === "string" && ID_RE.test(e.CATALOG_ID) ? e.CATALOG_ID : "local";
+  const cfg: WorkerConfig = {
+    local: {
+      id,
+      name: typeof e.CATALOG_NAME === "string" && e.CATALOG_NAME ? e.CATALOG_NAME : "PixelRTS Edge",
+      color: typeof e.CATALOG_COLOR === "string" && e.CATALOG_COLOR ? e.CATALOG_COLOR : DEFAULT_COLOR,
+    },
+    remotes: remotes.filter((r) => r.id !== id),
+    remoteConfigErrors: errors,
+    remoteTimeoutMs: int(e.REMOTE_TIMEOUT_MS, 10_000, 1, 120_000),
+    remoteMaxBytes: int(e.REMOTE_MAX_BYTES, 8 * 1024 * 1024, 1024, 128 * 1024 * 1024),
+    remoteFreshSeconds: int(e.REMOTE_FRESH_SECONDS, 60, 0, 86_400),
+    remoteStaleSeconds: int(e.REMOTE_STALE_SECONDS, 3600, 0, 30 * 86_400),
+    maxUploadBytes: int(e.MAX_UPLOAD_BYTES, 100_000_000, 1, 5 * 1024 ** 3),
+    publishToken: typeof e.PUBLISH_TOKEN === "string" ? e.PUBLISH_TOKEN : "",
+  };
+  cache.set(env, cfg);
+  return cfg;
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { evaluateConditionals, ifRangeAllows, parseEtagList } from "./conditionals";
+
+const v = { etag: '"abc"', lastModified: new Date("2026-01-02T03:04:05.678Z") };
+const LM = "Fri, 02 Jan 2026 03:04:05 GMT";
+const BEFORE = "Fri, 02 Jan 2026 03:04:04 GMT";
+const h = (o: Record<string, string>) => new Headers(o);
+
+describe("evaluateConditionals (RFC 9110 §13.2.2)", () => {
+  it.each<[Record<string, string>, string, string]>([
+    [{}, "GET", "proceed"],
+    [{ "if-match": '"abc"' }, "GET", "proceed"],
+    [{ "if-match": '"x", "abc"' }, "GET", "proceed"],
+    [{ "if-match": "*" }, "GET", "proceed"],
+    [{ "if-match": '"nope"' }, "GET", "precondition-failed"],
+    [{ "if-match": 'W/"abc"' }, "GET", "precondition-failed"], // If-Match uses strong comparison
+    [{ "if-unmodified-since": BEFORE }, "GET", "precondition-failed"],
+    [{ "if-unmodified-since": LM }, "GET", "proceed"],
+    [{ "if-unmodified-since": "garbage" }, "GET", "proceed"],
+    [{ "if-match": '"abc"', "if-unmodified-since": BEFORE }, "GET", "proceed"], // If-Match wins
+    [{ "if-none-match": '"abc"' }, "GET", "not-modified"],
+    [{ "if-none-match": 'W/"abc"' }, "HEAD", "not-modified"], // weak comparison
+    [{ "if-none-match": "*" }, "GET", "not-modified"],
+    [{ "if-none-match": '"other"' }, "GET", "proceed"],
+    [{ "if-none-match": '"abc"' }, "PUT", "precondition-failed"],
+    [{ "if-modified-since": LM }, "GET", "not-modified"],
+    [{ "if-modified-since": BEFORE }, "GET", "proceed"],
+    [{ "if-none-match": '"other"', "if-modified-since": LM }, "GET", "proceed"], // INM wins over IMS
+    [{ "if-match": '"nope"', "if-none-match": '"abc"' }, "GET", "precondition-failed"], // 412 before 304
+  ])("%j %s → %s", (headers, method, want) => expect(evaluateConditionals(h(headers), v, method)).toBe(want));
+});
+
+describe("ifRangeAllows", () => {
+  it.each<[Record<string, string>, boolean]>([
+    [{}, true],
+    [{ "if-range": '"abc"' }, true],
+    [{ "if-range": '"old"' }, false],
+    [{ "if-range": 'W/"abc"' }, false],
+    [{ "if-range": LM }, true],
+    [{ "if-range": BEFORE }, false],
+    [{ "if-range": "nonsense" }, false],
+  ])("%j → %s", (headers, want) => expect(ifRangeAllows(h(headers), v)).toBe(want));
+});
+
+it("parseEtagList skips junk", () => {
+  expect(parseEtagList('"a", W/"b", junk')).toEqual([
+    { weak: false, opaque: '"a"' },
+    { weak: true, opaque: '"b"' },
+  ]);
+  expect(parseEtagList(" * ")).toBe("*");
+});

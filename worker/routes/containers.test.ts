@@ -1,0 +1,197 @@
+/**
+ * The status/header matrix of container serving, for every URL that serves container bytes
+ * (by id, by blob SHA-256, and the v1.2 compatibility aliases), GET and HEAD, against local R2.
+ * Digest headers are checked by hashing the bytes actually received.
+ */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { base64ToBytes } from "../test/b64";
+import { call, errorCode, type Fixture, makeContainer, publish, sha256Hex } from "../test/helpers";
+
+let f: Fixture;
+
+// R2 state is shared by the tests of one file (vitest-pool-workers 0.15 isolates per file).
+beforeAll(async () => {
+  f = await makeContainer(5000, { type: "kernel", name: "demo", description: "demo kernel" });
+  expect((await publish("demo", f)).status).toBe(201);
+});
+
+const routes = (sha: () => string) => [
+  { name: "id", path: () => "/api/v1/containers/demo", cache: "public, max-age=60, must-revalidate" },
+  { name: "blob", path: () => `/blobs/sha256/${sha()}`, cache: "public, max-age=31536000, immutable" },
+  { name: "id.rts.png", path: () => "/api/v1/containers/demo.rts.png", cache: "public, max-age=60, must-revalidate" },
+  { name: "v1.2 download", path: () => "/api/container/demo/download", cache: "public, max-age=60, must-revalidate" },
+  { name: "v1.2 catalog data", path: () => "/api/v1/catalog/demo/data", cache: "public, max-age=60, must-revalidate" },
+];
+
+async function bodyOf(res: Response): Promise<Uint8Array> {
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+function expectDigestHeaders(res: Response, fx: Fixture) {
+  expect(res.headers.get("x-pixelrts-sha256")).toBe(fx.sha256);
+  const m = /^sha-256=:([A-Za-z0-9+/=]+):$/.exec(res.headers.get("repr-digest") ?? "");
+  expect(m).not.toBeNull();
+  expect([...base64ToBytes(m![1]!)].map((b) => b.toString(16).padStart(2, "0")).join("")).toBe(fx.sha256);
+  expect(res.headers.get("x-pixelrts-data-hash")).toBe(fx.dataHash);
+  expect(res.headers.get("x-pixelrts-data-size")).toBe(String(fx.dataSize));
+}
+
+describe.each(routes(() => f.sha256))("$name", (route) => {
+  const url = () => route.path();
+
+  for (const method of ["GET", "HEAD"] as const) {
+    describe(method, () => {
+      it("200 with validators, exact length, digests (checked against the bytes), cache policy", async () => {
+        const res = await call(url(), { method });
+        expect(res.status).toBe(200);
+        expect(res.headers.get("content-type")).toBe("image/png");
+        expect(res.headers.get("content-length")).toBe(String(f.bytes.length));
+        expect(res.headers.get("accept-ranges")).toBe("bytes");
+        expect(res.headers.get("etag")).toMatch(/^"[^"]+"$/);
+        expect(new Date(res.headers.get("last-modified")!).getTime()).not.toBeNaN();
+        expect(res.headers.get("cache-control")).toBe(route.cache);
+        expectDigestHeaders(res, f);
+        const body = await bodyOf(res);
+        if (method === "GET") expect(await sha256Hex(body)).toBe(res.headers.get("x-pixelrts-sha256"));
+        else expect(body.length).toBe(0);
+      });
+
+      it.each([
+        ["bytes=10-19", 10, 19],
+        ["bytes=100-", 100, -1],
+        ["bytes=-64", -64, -1],
+        ["bytes=0-0", 0, 0],
+      ])("206 for %s", async (range, a, b) => {
+        const n = f.bytes.length;
+        const start = a < 0 ? n + a : a;
+        const end = b < 0 ? n - 1 : b;
+        const res = await call(url(), { method, headers: { range } });
+        expect(res.status).toBe(206);
+        expect(res.headers.get("content-range")).toBe(`bytes ${start}-${end}/${n}`);
+        expect(res.headers.get("content-length")).toBe(String(end - start + 1));
+        expectDigestHeaders(res, f); // digests describe the whole file, also on 206
+        const body = await bodyOf(res);
+        if (method === "GET") expect(await sha256Hex(body)).toBe(await sha256Hex(f.bytes.slice(start, end + 1)));
+        else expect(body.length).toBe(0);
+      });
+
+      it("416 with Content-Range: bytes */N for an unsatisfiable range (never R2's error)", async () => {
+        for (const range of [`bytes=${f.bytes.length}-`, "bytes=999999999-1000000000", "bytes=-0"]) {
+          const res = await call(url(), { method, headers: { range } });
+          expect(res.status).toBe(416);
+          expect(res.headers.get("content-range")).toBe(`bytes */${f.bytes.length}`);
+          if (method === "GET") expect(await errorCode(res)).toBe("E_RANGE_NOT_SATISFIABLE");
+          else expect((await bodyOf(res)).length).toBe(0);
+        }
+      });
+
+      it("multi-range and malformed Range → the whole 200", async () => {
+        for (const range of ["bytes=0-1,5-6", "bytes=abc", "bytes=5-1", "lines=1-2"]) {
+          const res = await call(url(), { method, headers: { range } });
+          expect(res.status).toBe(200);
+          expect(res.headers.get("content-length")).toBe(String(f.bytes.length));
+          if (method === "GET") expect(await sha256Hex(await bodyOf(res))).toBe(f.sha256);
+        }
+      });
+
+      it("304 on If-None-Match / If-Modified-Since, carrying ETag, Last-Modified, Cache-Control and digests", async () => {
+        const first = await call(url(), { method: "HEAD" });
+        const etag = first.headers.get("etag")!;
+        const lm = first.headers.get("last-modified")!;
+        const cases: Record<string, string>[] = [{ "if-none-match": etag }, { "if-none-match": `"x", W/${etag}` }, { "if-modified-since": lm }, { "if-none-match": "*" }];
+        for (const headers of cases) {
+          const res = await call(url(), { method, headers });
+          expect(res.status).toBe(304);
+          expect(res.headers.get("etag")).toBe(etag);
+          expect(res.headers.get("last-modified")).toBe(lm);
+          expect(res.headers.get("cache-control")).toBe(route.cache);
+          expectDigestHeaders(res, f);
+          expect((await bodyOf(res)).length).toBe(0);
+        }
+        const changed = await call(url(), { method, headers: { "if-none-match": '"other"' } });
+        expect(changed.status).toBe(200);
+        await changed.arrayBuffer();
+      });
+
+      it("412 on a failed If-Match / If-Unmodified-Since", async () => {
+        const cases: Record<string, string>[] = [{ "if-match": '"other"' }, { "if-unmodified-since": "Thu, 01 Jan 2015 00:00:00 GMT" }];
+        for (const headers of cases) {
+          const res = await call(url(), { method, headers });
+          expect(res.status).toBe(412);
+          expect(res.headers.get("etag")).toMatch(/^"/);
+          if (method === "GET") expect(await errorCode(res)).toBe("E_PRECONDITION_FAILED");
+        }
+        const etag = (await call(url(), { method: "HEAD" })).headers.get("etag")!;
+        const ok = await call(url(), { method, headers: { "if-match": etag, range: "bytes=0-3" } });
+        expect(ok.status).toBe(206);
+        await ok.arrayBuffer();
+      });
+
+      it("If-Range: matching validator → 206, stale one → whole 200", async () => {
+        const head = await call(url(), { method: "HEAD" });
+        const etag = head.headers.get("etag")!;
+        const match = await call(url(), { method, headers: { range: "bytes=0-9", "if-range": etag } });
+        expect(match.status).toBe(206);
+        await match.arrayBuffer();
+        const byDate = await call(url(), { method, headers: { range: "bytes=0-9", "if-range": head.headers.get("last-modified")! } });
+        expect(byDate.status).toBe(206);
+        await byDate.arrayBuffer();
+        const stale = await call(url(), { method, headers: { range: "bytes=0-9", "if-range": '"stale"' } });
+        expect(stale.status).toBe(200);
+        expect(stale.headers.get("content-length")).toBe(String(f.bytes.length));
+        await stale.arrayBuffer();
+      });
+    });
+  }
+});
+
+describe("404s", () => {
+  it.each([
+    "/api/v1/containers/nope",
+    "/api/v1/containers/..%2F..%2Fetc",
+    `/blobs/sha256/${"0".repeat(64)}`,
+    "/blobs/sha256/not-hex",
+    "/api/container/nope/download",
+    "/api/v1/catalog/nope/data",
+    "/api/v1/containers/demo/thumbnail",
+    "/no/such/route",
+  ])("GET and HEAD %s → 404 JSON / no body", async (path) => {
+    const res = await call(path);
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await errorCode(res)).toBe("E_NOT_FOUND");
+    const head = await call(path, { method: "HEAD" });
+    expect(head.status).toBe(404);
+    expect((await bodyOf(head)).length).toBe(0);
+  });
+});
+
+describe("integrity", () => {
+  it("a multipart-style blob without the Worker's verified marker is not served", async () => {
+    // simulate a completed but unverified multipart upload: no R2 checksum, no verified/ marker
+    const sha = "ee".repeat(32);
+    await env.BUCKET.put(`blobs/sha256/${sha}`, f.bytes, { customMetadata: { v: "1", sha256: sha, size: String(f.bytes.length), multipart: "1" } });
+    const res = await call(`/blobs/sha256/${sha}`);
+    expect(res.status).toBe(404);
+    await env.BUCKET.put(`verified/${sha}`, new Uint8Array(0));
+    const ok = await call(`/blobs/sha256/${sha}`);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("x-pixelrts-sha256")).toBe(sha);
+    await ok.arrayBuffer();
+  });
+
+  it("republishing a name with new bytes changes its ETag and digests", async () => {
+    const old = await makeContainer(4000, { type: "kernel", name: "re" }, 3);
+    expect((await publish("re", old)).status).toBe(201);
+    const before = await call("/api/v1/containers/re", { method: "HEAD" });
+    const g = await makeContainer(6000, { type: "kernel", name: "re" }, 2);
+    expect((await publish("re", g)).status).toBe(200);
+    const after = await call("/api/v1/containers/re", { headers: { "if-none-match": before.headers.get("etag")! } });
+    expect(after.status).toBe(200);
+    expect(after.headers.get("x-pixelrts-sha256")).toBe(g.sha256);
+    expect(await sha256Hex(await bodyOf(after))).toBe(g.sha256);
+    // the old blob is gone (no name refers to it)
+    expect(await env.BUCKET.head(`blobs/sha256/${old.sha256}`)).toBeNull();
+  });
+});

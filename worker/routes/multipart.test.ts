@@ -1,0 +1,105 @@
+/**
+ * Multipart publishing (for containers over the single-request limit) against local R2:
+ * create (head validated) → parts → complete (size, head and SHA-256 re-checked) → entry.
+ */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { allKeys, bearer, call, type Fixture, makeContainer, sha256Hex } from "../test/helpers";
+
+const MiB = 1024 * 1024;
+let big: Fixture;
+
+beforeAll(async () => {
+  big = await makeContainer(5 * MiB + 300_000, { type: "os", name: "bigdisk" }, 77); // > one 5 MiB part
+}, 60_000);
+
+async function create(name: string, f: Fixture, sha = f.sha256, headBytes = 4096) {
+  return call(`/api/v1/containers/${name}/uploads`, {
+    method: "POST",
+    body: f.bytes.slice(0, headBytes),
+    headers: { ...bearer, "x-pixelrts-sha256": sha, "x-pixelrts-size": String(f.bytes.length) },
+  });
+}
+
+async function uploadAll(name: string, uploadId: string, bytes: Uint8Array) {
+  const parts: { part_number: number; etag: string }[] = [];
+  for (let off = 0, n = 1; off < bytes.length; off += 5 * MiB, n++) {
+    const chunk = bytes.slice(off, Math.min(off + 5 * MiB, bytes.length));
+    const res = await call(`/api/v1/containers/${name}/uploads/${uploadId}/parts/${n}`, { method: "PUT", body: chunk, headers: { ...bearer, "content-length": String(chunk.length) } });
+    expect(res.status).toBe(200);
+    parts.push(await res.json());
+  }
+  return parts;
+}
+
+describe("multipart upload", () => {
+  it("create → parts → complete publishes a verified entry served byte-exact", async () => {
+    const res = await create("bigdisk", big);
+    expect(res.status).toBe(201);
+    const up = await res.json<{ upload_id: string; part_size_min: number }>();
+    expect(up.part_size_min).toBe(5 * MiB);
+    const parts = await uploadAll("bigdisk", up.upload_id, big.bytes);
+    expect(parts).toHaveLength(2);
+    // not in the catalog, not served, until completed and verified
+    expect((await call("/api/v1/containers/bigdisk")).status).toBe(404);
+    const done = await call(`/api/v1/containers/bigdisk/uploads/${up.upload_id}/complete`, { method: "POST", body: JSON.stringify({ parts }), headers: bearer });
+    expect(done.status).toBe(201);
+    expect(await done.json()).toMatchObject({ id: "bigdisk", sha256: big.sha256, size: big.bytes.length, type: "os" });
+    const get = await call("/api/v1/containers/bigdisk");
+    expect(get.headers.get("x-pixelrts-sha256")).toBe(big.sha256);
+    expect(get.headers.get("etag")).toMatch(/^"/);
+    expect(await sha256Hex(await get.arrayBuffer())).toBe(big.sha256);
+    const range = await call(`/blobs/sha256/${big.sha256}`, { headers: { range: "bytes=-10" } });
+    expect(range.status).toBe(206);
+    expect(await sha256Hex(await range.arrayBuffer())).toBe(await sha256Hex(big.bytes.slice(-10)));
+  }, 60_000);
+
+  it("a second create for the same file needs no upload (deduplicated)", async () => {
+    const res = await create("bigdisk-again", big);
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ id: "bigdisk-again", deduplicated: true, sha256: big.sha256 });
+  });
+
+  it("complete with a wrong declared SHA-256 deletes the object and leaves no entry", async () => {
+    const other = await makeContainer(5 * MiB + 1000, { type: "os", name: "liar" }, 78);
+    const before = await allKeys(env.BUCKET);
+    const res = await create("liar", other, "12".repeat(32));
+    expect(res.status).toBe(201);
+    const up = await res.json<{ upload_id: string }>();
+    const parts = await uploadAll("liar", up.upload_id, other.bytes);
+    const done = await call(`/api/v1/containers/liar/uploads/${up.upload_id}/complete`, { method: "POST", body: JSON.stringify({ parts }), headers: bearer });
+    expect(done.status).toBe(400);
+    expect(await done.json()).toMatchObject({ error: { code: "E_DIGEST_MISMATCH" } });
+    expect(await allKeys(env.BUCKET)).toEqual(before);
+  }, 60_000);
+
+  it("create validates the head and the request", async () => {
+    const notPng = await call("/api/v1/containers/x/uploads", { method: "POST", body: "hello, this is not a PNG file at all", headers: { ...bearer, "x-pixelrts-sha256": "00".repeat(32), "x-pixelrts-size": "100" } });
+    expect(notPng.status).toBe(400);
+    expect(await notPng.json()).toMatchObject({ error: { code: "E_NOT_PIXELRTS", details: { reason: "E_NOT_PNG" } } });
+    const fresh = await makeContainer(3000, { type: "kernel", name: "short" }, 80);
+    const short = await create("short", fresh, fresh.sha256, 20);
+    expect(short.status).toBe(400);
+    expect(await short.json()).toMatchObject({ error: { code: "E_HEAD_INCOMPLETE" } });
+    const noSize = await call("/api/v1/containers/x/uploads", { method: "POST", body: big.bytes.slice(0, 4096), headers: { ...bearer, "x-pixelrts-sha256": big.sha256 } });
+    expect(noSize.status).toBe(400);
+    await noSize.arrayBuffer();
+    const noAuth = await call("/api/v1/containers/x/uploads", { method: "POST", body: big.bytes.slice(0, 4096) });
+    expect(noAuth.status).toBe(401);
+    await noAuth.arrayBuffer();
+    const badId = await call("/api/v1/containers/x/uploads/nonsense/parts/1", { method: "PUT", body: "x", headers: bearer });
+    expect(badId.status).toBe(400);
+    await badId.arrayBuffer();
+  });
+
+  it("abort drops the upload", async () => {
+    const small = await makeContainer(3000, { type: "kernel", name: "abortme" }, 79);
+    const up = await (await create("abortme", small)).json<{ upload_id: string }>();
+    const res = await call(`/api/v1/containers/abortme/uploads/${up.upload_id}`, { method: "DELETE", headers: bearer });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const part = await call(`/api/v1/containers/abortme/uploads/${up.upload_id}/parts/1`, { method: "PUT", body: small.bytes, headers: { ...bearer, "content-length": String(small.bytes.length) } });
+    expect(part.status).toBe(400);
+    await part.arrayBuffer();
+  });
+});

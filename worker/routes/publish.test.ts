@@ -1,0 +1,213 @@
+/**
+ * Publishing through the real Worker into local R2: accepted containers are served back
+ * byte-exact; every rejection leaves the bucket exactly as it was.
+ */
+import { createExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import app from "../index";
+import { allKeys, bearer, call, errorCode, filterPng, makeContainer, ORIGIN, publish, sha256Hex, TOKEN } from "../test/helpers";
+
+async function expectRejected(res: Response, status: number, code: string, reason?: string) {
+  expect(res.status).toBe(status);
+  const body = await res.json<{ error: { code: string; message: string; details?: { reason?: string } } }>();
+  expect(body.error.code).toBe(code);
+  expect(body.error.message).not.toMatch(/\bat .*:\d+:\d+/); // no stack traces
+  if (reason) expect(body.error.details?.reason).toBe(reason);
+}
+
+describe("PUT /api/v1/containers/{name} rejections leave nothing behind", () => {
+  it("rejects a missing token (401 + WWW-Authenticate) and a wrong one (403)", async () => {
+    const f = await makeContainer(500);
+    const before = await allKeys(env.BUCKET);
+    const none = await call("/api/v1/containers/x", { method: "PUT", body: f.bytes, headers: { "x-pixelrts-sha256": f.sha256 } });
+    expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    await expectRejected(none, 401, "E_UNAUTHORIZED");
+    await expectRejected(await publish("x", f, { authorization: "Bearer wrong-token" }), 403, "E_FORBIDDEN");
+    await expectRejected(await publish("x", f, { authorization: "Basic dXNlcjpwdw==" }), 401, "E_UNAUTHORIZED");
+    expect(await allKeys(env.BUCKET)).toEqual(before);
+  });
+
+  it("rejects a non-PNG body", async () => {
+    const bytes = new TextEncoder().encode("#!/bin/sh\necho definitely not a png\n".repeat(10));
+    await expectRejected(await publish("notpng", { bytes, sha256: await sha256Hex(bytes) }), 400, "E_NOT_PIXELRTS", "E_NOT_PNG");
+    expect(await allKeys(env.BUCKET)).toEqual([]);
+  });
+
+  it("rejects a PNG without PixelRTS metadata", async () => {
+    const f = await makeContainer(800);
+    const bytes = filterPng(f.bytes, (t) => t !== "tEXt");
+    await expectRejected(await publish("plainpng", { bytes, sha256: await sha256Hex(bytes) }), 400, "E_NOT_PIXELRTS", "E_NO_METADATA");
+    expect(await allKeys(env.BUCKET)).toEqual([]);
+  });
+
+  it("rejects a PNG whose header chunk CRC is broken", async () => {
+    const f = await makeContainer(800);
+    const bytes = f.bytes.slice();
+    bytes[50] = bytes[50]! ^ 0xff; // inside the tEXt chunk data
+    await expectRejected(await publish("badcrc", { bytes, sha256: await sha256Hex(bytes) }), 400, "E_NOT_PIXELRTS", "E_PNG_CRC");
+    expect(await allKeys(env.BUCKET)).toEqual([]);
+  });
+
+  it("rejects a body whose SHA-256 is not the declared one (R2 verifies; nothing stored)", async () => {
+    const f = await makeContainer(900);
+    await expectRejected(await publish("wrongsha", { bytes: f.bytes, sha256: "0".repeat(64) }), 400, "E_DIGEST_MISMATCH");
+    const corrupted = f.bytes.slice();
+    corrupted[corrupted.length - 20] = corrupted[corrupted.length - 20]! ^ 1; // inside IDAT/IEND: the head still parses
+    await expectRejected(await publish("flipped", { bytes: corrupted, sha256: f.sha256 }), 400, "E_DIGEST_MISMATCH");
+    expect(await allKeys(env.BUCKET)).toEqual([]);
+  });
+
+  it("rejects a missing or malformed digest", async () => {
+    const f = await makeContainer(300);
+    const res = await call("/api/v1/containers/nodigest", { method: "PUT", body: f.bytes, headers: bearer });
+    await expectRejected(res, 400, "E_DIGEST_REQUIRED");
+    await expectRejected(await publish("baddigest", { bytes: f.bytes, sha256: "xyz" }), 400, "E_BAD_DIGEST");
+    expect(await allKeys(env.BUCKET)).toEqual([]);
+  });
+
+  it("a name of '..' never reaches storage (URL normalisation → no route)", async () => {
+    const f = await makeContainer(300);
+    const res = await publish("..", f);
+    expect([400, 404]).toContain(res.status);
+    await res.arrayBuffer();
+    expect(await allKeys(env.BUCKET)).toEqual([]);
+  });
+
+  it.each([".hidden", "a%2Fb", "..%2F..%2Fsecret", "bad%01name", "semi%3Bcolon", "sp%20ace", "x".repeat(129), "-dash"])("rejects the name %s", async (name) => {
+    const f = await makeContainer(300);
+    const res = await publish(name, f);
+    await expectRejected(res, 400, "E_BAD_NAME");
+    expect(await allKeys(env.BUCKET)).toEqual([]);
+  });
+
+  it("rejects bodies over MAX_UPLOAD_BYTES with E_TOO_LARGE (pointing at multipart)", async () => {
+    const f = await makeContainer(3000);
+    const req = new Request(`${ORIGIN}/api/v1/containers/big`, {
+      method: "PUT",
+      body: f.bytes,
+      headers: { ...bearer, "x-pixelrts-sha256": f.sha256, "content-length": String(f.bytes.length) },
+    });
+    const res = await app.fetch(req, { ...env, MAX_UPLOAD_BYTES: "1000" }, createExecutionContext());
+    await expectRejected(res, 413, "E_TOO_LARGE");
+    expect(await allKeys(env.BUCKET)).toEqual([]);
+  });
+
+  it("503 E_PUBLISH_DISABLED when no PUBLISH_TOKEN is configured", async () => {
+    const f = await makeContainer(300);
+    const req = new Request(`${ORIGIN}/api/v1/containers/x`, { method: "PUT", body: f.bytes, headers: { ...bearer, "x-pixelrts-sha256": f.sha256 } });
+    const res = await app.fetch(req, { ...env, PUBLISH_TOKEN: "" }, createExecutionContext());
+    await expectRejected(res, 503, "E_PUBLISH_DISABLED");
+  });
+});
+
+describe("accepting, deduplicating, deleting", () => {
+  it("stores a good container, serves it byte-exact, lists it, and records its catalog fields", async () => {
+    const f = await makeContainer(2000, { type: "boot-bundle", name: "alpine", version: "3.19", description: "Alpine Linux test image" });
+    const res = await publish("alpine-3.19", f, { "x-pixelrts-distro": "alpine", "x-pixelrts-arch": "x86_64", "x-pixelrts-kernel-version": "6.1.0" });
+    expect(res.status).toBe(201);
+    const entry = await res.json<Record<string, unknown>>();
+    expect(entry).toMatchObject({
+      id: "alpine-3.19",
+      name: "alpine-3.19",
+      size: f.bytes.length,
+      hash: f.sha256,
+      sha256: f.sha256,
+      data_hash: f.dataHash,
+      data_size: 2000,
+      type: "boot-bundle",
+      distro: "alpine",
+      architecture: "x86_64",
+      kernel_version: "6.1.0",
+      description: "Alpine Linux test image",
+      content_version: "3.19",
+      url: `${ORIGIN}/api/v1/containers/alpine-3.19`,
+      blob_url: `${ORIGIN}/blobs/sha256/${f.sha256}`,
+      deduplicated: false,
+    });
+    expect(entry.hash).not.toBe(entry.data_hash);
+    const get = await call("/api/v1/containers/alpine-3.19");
+    expect(await sha256Hex(await get.arrayBuffer())).toBe(f.sha256);
+    const cat = await (await call("/api/v1/catalog")).json<{ entries: { id: string }[] }>();
+    expect(cat.entries.map((e) => e.id)).toContain("alpine-3.19");
+  });
+
+  it("accepts Repr-Digest instead of X-PixelRTS-SHA256, and `.rts.png` on the name", async () => {
+    const f = await makeContainer(700, { type: "kernel", name: "k" }, 7);
+    const b64 = btoa(String.fromCharCode(...f.bytes.length ? (await crypto.subtle.digest("SHA-256", f.bytes).then((d) => [...new Uint8Array(d)])) : []));
+    const res = await call("/api/v1/containers/reprdigest.rts.png", { method: "PUT", body: f.bytes, headers: { ...bearer, "repr-digest": `sha-256=:${b64}:` } });
+    expect(res.status).toBe(201);
+    expect((await res.json<{ id: string }>()).id).toBe("reprdigest");
+  });
+
+  it("reuses an existing blob for a second name, and DELETE keeps it until the last name goes", async () => {
+    const f = await makeContainer(1200, { type: "kernel", name: "shared" }, 9);
+    expect((await publish("shared-a", f)).status).toBe(201);
+    const second = await publish("shared-b", f);
+    expect(second.status).toBe(201);
+    expect((await second.json<{ deduplicated: boolean }>()).deduplicated).toBe(true);
+    const again = await publish("shared-b", f);
+    expect(again.status).toBe(200);
+    await again.arrayBuffer();
+
+    const del = await call("/api/v1/containers/shared-a", { method: "DELETE", headers: bearer });
+    expect(del.status).toBe(200);
+    expect(await del.json()).toEqual({ deleted: "shared-a", sha256: f.sha256 });
+    expect((await call("/api/v1/containers/shared-a")).status).toBe(404);
+    const b = await call("/api/v1/containers/shared-b");
+    expect(await sha256Hex(await b.arrayBuffer())).toBe(f.sha256);
+
+    expect((await call("/api/v1/containers/shared-b", { method: "DELETE", headers: bearer })).status).toBe(200);
+    const keys = await allKeys(env.BUCKET);
+    expect(keys.filter((k) => k.includes(f.sha256))).toEqual([]);
+    expect(keys).not.toContain("containers/shared-b");
+    expect(await errorCode(await call("/api/v1/containers/shared-b", { method: "DELETE", headers: bearer }))).toBe("E_NOT_FOUND");
+    expect((await call("/api/v1/containers/shared-b", { method: "DELETE" })).status).toBe(401);
+  });
+
+  it("keeps R2 custom metadata under 8 KiB even for huge metadata", async () => {
+    const segments = new Map(
+      Array.from({ length: 60 }, (_, i) => [`segment-with-a-long-name-${i}`, new Map<string, string | number>([["type", "blob"], ["size", 1000 + i], ["sha256", "ab".repeat(32)]])] as const),
+    );
+    const f = await makeContainer(1500, { type: "os", name: "fat", description: "d".repeat(5000), segments }, 11);
+    const res = await publish("fat", f);
+    expect(res.status).toBe(201);
+    for (const key of ["containers/fat", `blobs/sha256/${f.sha256}`]) {
+      const obj = await env.BUCKET.head(key);
+      const bytes = Object.entries(obj!.customMetadata!).reduce((n, [k, v]) => n + new TextEncoder().encode(k + v).length, 0);
+      expect(bytes).toBeLessThan(2048); // Miniflare's customMetadata cap (R2's is 8 KiB)
+    }
+    const entry = await (await call("/api/v1/catalog/fat")).json<{ sha256: string; segments: unknown[] }>();
+    expect(entry.sha256).toBe(f.sha256);
+  });
+
+  it("thumbnails: PNG only, served beside the container and inlined in the catalog", async () => {
+    const f = await makeContainer(600, { type: "kernel", name: "thumbed" }, 12);
+    expect((await publish("thumbed", f)).status).toBe(201);
+    const thumb = (await makeContainer(16, { type: "x" }, 13)).bytes; // any valid PNG will do
+    const bad = await call("/api/v1/containers/thumbed/thumbnail", { method: "PUT", body: "GIF89a....", headers: bearer });
+    expect(bad.status).toBe(415);
+    await bad.arrayBuffer();
+    const noAuth = await call("/api/v1/containers/thumbed/thumbnail", { method: "PUT", body: thumb });
+    expect(noAuth.status).toBe(401);
+    await noAuth.arrayBuffer();
+    const put = await call("/api/v1/containers/thumbed/thumbnail", { method: "PUT", body: thumb, headers: bearer });
+    expect(put.status).toBe(201);
+    await put.arrayBuffer();
+    const got = await call("/api/v1/containers/thumbed/thumbnail");
+    expect(got.headers.get("content-type")).toBe("image/png");
+    expect(await sha256Hex(await got.arrayBuffer())).toBe(await sha256Hex(thumb));
+    const entry = await (await call("/api/v1/catalog/thumbed")).json<{ thumbnail: string; thumbnail_url: string }>();
+    expect(entry.thumbnail_url).toBe(`${ORIGIN}/api/v1/containers/thumbed/thumbnail`);
+    expect(await sha256Hex(Uint8Array.from(atob(entry.thumbnail), (c) => c.charCodeAt(0)))).toBe(await sha256Hex(thumb));
+    const listed = await (await call("/api/v1/catalog?q=thumbed")).json<{ entries: { thumbnail: string }[] }>();
+    expect(listed.entries[0]!.thumbnail).toBe(entry.thumbnail);
+    const light = await (await call("/api/v1/catalog?q=thumbed&thumbnails=0")).json<{ entries: { thumbnail: string }[] }>();
+    expect(light.entries[0]!.thumbnail).toBe("");
+  });
+});
+
+it("exports.default and app are the same Worker", () => {
+  expect(exports.default).toBeDefined();
+  expect(TOKEN).toBe("test-token");
+});

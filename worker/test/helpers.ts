@@ -1,0 +1,90 @@
+/** Helpers for the Worker tests (run inside workerd): fixture containers and request shortcuts. */
+import { exports } from "cloudflare:workers";
+import { toHex } from "../../shared/bytes";
+import { collectBytes, encodeContainer } from "../../shared/container/encode";
+import { buildMetadata } from "../../shared/container/metadata";
+import type { PyDict, PyValue } from "../../shared/pyjson";
+
+export const ORIGIN = "http://edge.test";
+export const TOKEN = "test-token";
+
+export async function sha256Hex(bytes: Uint8Array | ArrayBuffer): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+}
+
+export interface Fixture {
+  bytes: Uint8Array;
+  sha256: string;
+  dataHash: string;
+  dataSize: number;
+}
+
+/** A real .rts.png made by the shared encoder; `caller` = caller metadata keys in order. */
+export async function makeContainer(payloadSize = 1000, caller: Record<string, PyValue> = { type: "kernel", name: "demo" }, seed = 1): Promise<Fixture> {
+  const payload = new Uint8Array(payloadSize);
+  let x = Math.imul(seed, 2654435761) >>> 0;
+  for (let i = 0; i < payload.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    payload[i] = x >>> 24;
+  }
+  const callerDict: PyDict = new Map(Object.entries(caller));
+  const enc = await encodeContainer(payload, (ctx) => buildMetadata({ gridSize: ctx.gridSize, caller: callerDict, dataHash: ctx.dataHash, dataSize: ctx.dataSize }));
+  const bytes = await collectBytes(enc.png);
+  return { bytes, sha256: await sha256Hex(bytes), dataHash: enc.dataHash, dataSize: payloadSize };
+}
+
+export function call(path: string, init?: RequestInit): Promise<Response> {
+  return exports.default.fetch(new Request(ORIGIN + path, init));
+}
+
+export function publish(name: string, f: { bytes: Uint8Array; sha256: string }, headers: Record<string, string> = {}): Promise<Response> {
+  return call(`/api/v1/containers/${name}`, {
+    method: "PUT",
+    body: f.bytes,
+    headers: { authorization: `Bearer ${TOKEN}`, "x-pixelrts-sha256": f.sha256, "content-length": String(f.bytes.length), ...headers },
+  });
+}
+
+/** Every key in the bucket (follows list cursors). */
+export async function allKeys(bucket: R2Bucket): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await bucket.list({ limit: 1000, ...(cursor ? { cursor } : {}) });
+    keys.push(...page.objects.map((o) => o.key));
+    if (!page.truncated) return keys;
+    cursor = page.cursor;
+  }
+}
+
+export async function errorCode(res: Response): Promise<string> {
+  const body = await res.json<{ error: { code: string } }>();
+  return body.error.code;
+}
+
+/** The PNG's chunks as [type, whole chunk bytes] after the 8-byte signature. */
+export function pngChunks(png: Uint8Array): { type: string; bytes: Uint8Array }[] {
+  const out: { type: string; bytes: Uint8Array }[] = [];
+  const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  for (let off = 8; off + 12 <= png.length; ) {
+    const len = dv.getUint32(off);
+    const type = String.fromCharCode(...png.subarray(off + 4, off + 8));
+    out.push({ type, bytes: png.subarray(off, off + 12 + len) });
+    off += 12 + len;
+  }
+  return out;
+}
+
+/** Rebuilds a PNG keeping only the chunks `keep` accepts (e.g. drop the PixelRTS tEXt). */
+export function filterPng(png: Uint8Array, keep: (type: string) => boolean): Uint8Array {
+  const parts = [png.subarray(0, 8), ...pngChunks(png).filter((c) => keep(c.type)).map((c) => c.bytes)];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+export const bearer = { authorization: `Bearer ${TOKEN}` };
