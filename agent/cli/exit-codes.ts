@@ -7,6 +7,8 @@ import type { ErrorCode } from "../../shared/errors.js";
  */
 const EXIT_BY_CODE: Record<string, number> = {
   E_USAGE: 2,
+  // Stopped by Ctrl-C/SIGTERM: the shell convention 128 + SIGINT.
+  E_INTERRUPTED: 130,
   E_HASH_MISMATCH: 3,
   E_SEGMENT_HASH_MISMATCH: 3,
   E_DIGEST_MISMATCH: 3,

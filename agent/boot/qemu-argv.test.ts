@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { bootFlagsFrom } from "../commands/boot.js";
+import { buildQemuCommand, shellLine, shellQuote, type BootFlags } from "./qemu-argv.js";
+import { diskFormat, planBoot } from "./plan.js";
+
+const base: BootFlags = { arch: "x86_64", memory: "512M", cpus: 1, kvm: "off", kvmAvailable: false, display: "none", serial: "stdio", cmdline: "console=ttyS0", net: "none" };
+const argv = (files: Parameters<typeof buildQemuCommand>[0], flags: Partial<BootFlags> = {}) => buildQemuCommand(files, { ...base, ...flags });
+
+describe("QEMU argv (pure)", () => {
+  it("boots a kernel + initrd under TCG with the serial console on stdio", () => {
+    const c = argv({ kernel: "/c/k", initrd: "/c/i" }, { append: "panic=-1" });
+    expect(c.binary).toBe("qemu-system-x86_64");
+    expect(c.accel).toBe("tcg");
+    expect(c.args).toEqual(["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", "512M", "-smp", "1", "-kernel", "/c/k", "-initrd", "/c/i", "-append", "console=ttyS0 panic=-1", "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot", "-nic", "none"]);
+  });
+
+  it.each([
+    [{ kvm: "auto", kvmAvailable: true }, "kvm"],
+    [{ kvm: "auto", kvmAvailable: false }, "tcg"],
+    [{ kvm: "off", kvmAvailable: true }, "tcg"],
+    [{ kvm: "on", kvmAvailable: true }, "kvm"],
+  ] as const)("--kvm %j → %s", (flags, accel) => {
+    const c = argv({ kernel: "k" }, flags);
+    expect(c.accel).toBe(accel);
+    expect(c.args).toEqual(expect.arrayContaining(accel === "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg"]));
+  });
+
+  it("--kvm on without /dev/kvm is a clear error", () => {
+    expect(() => argv({ kernel: "k" }, { kvm: "on", kvmAvailable: false })).toThrow(expect.objectContaining({ code: "E_KVM_UNAVAILABLE" }));
+  });
+
+  it("passes a qcow2 disk as qcow2 and raw as raw, in snapshot mode, with commas escaped", () => {
+    expect(argv({ disk: { path: "/c/d,1", format: "qcow2" } }).args).toEqual(expect.arrayContaining(["-drive", "file=/c/d,,1,format=qcow2,if=virtio,media=disk,snapshot=on"]));
+    expect(argv({ disk: { path: "/c/d", format: "raw" } }).args).toEqual(expect.arrayContaining(["-drive", "file=/c/d,format=raw,if=virtio,media=disk,snapshot=on"]));
+    expect(argv({ disk: { path: "/c/d", format: "raw" } }).args).not.toContain("-kernel");
+  });
+
+  it("display, serial file, network, memory, cpus, machine and arch", () => {
+    const c = argv({ kernel: "k" }, { display: { vnc: 3 }, serial: { file: "/tmp/s.log" }, net: "user", memory: "2G", cpus: 4, machine: "microvm", arch: "aarch64", cmdline: "console=ttyAMA0" });
+    expect(c.binary).toBe("qemu-system-aarch64");
+    expect(c.args).toEqual(expect.arrayContaining(["-vnc", "127.0.0.1:3", "-serial", "file:/tmp/s.log", "-nic", "user,model=virtio-net-pci", "-m", "2G", "-smp", "4", "-machine", "microvm", "-append", "console=ttyAMA0"]));
+  });
+
+  it("never boots nothing", () => {
+    expect(() => argv({})).toThrow(expect.objectContaining({ code: "E_NOT_BOOTABLE" }));
+  });
+
+  it("prints a copy-pasteable shell line", () => {
+    expect(shellQuote("console=ttyS0 quiet")).toBe("'console=ttyS0 quiet'");
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    expect(shellLine({ binary: "qemu-system-x86_64", args: ["-append", "a b", "-m", "1G"] })).toBe("qemu-system-x86_64 -append 'a b' -m 1G");
+  });
+});
+
+describe("boot flags from the command line and the container's boot object", () => {
+  it("uses the container's defaults, flags win", () => {
+    const boot = { cmdline: "console=ttyS0 quiet", arch: "x86_64", memory: "1G", cpus: 2 };
+    expect(bootFlagsFrom({}, boot, false)).toMatchObject({ memory: "1G", cpus: 2, cmdline: "console=ttyS0 quiet", kvm: "auto", display: "none", serial: "stdio", net: "user" });
+    expect(bootFlagsFrom({ memory: "256M", cpus: "1", display: "vnc:2", serial: "file:/x", kvm: "off", net: "none" }, boot, true)).toMatchObject({ memory: "256M", cpus: 1, display: { vnc: 2 }, serial: { file: "/x" }, kvm: "off", net: "none" });
+    expect(bootFlagsFrom({ arch: "aarch64" }, undefined, false).cmdline).toBe("console=ttyAMA0");
+  });
+  it.each([[{ memory: "lots" }], [{ cpus: "0" }], [{ kvm: "maybe" }], [{ display: "sdl" }], [{ serial: "tcp:1" }], [{ arch: "mips" }], [{ net: "tap" }]])("rejects %j", (values) => {
+    expect(() => bootFlagsFrom(values, undefined, false)).toThrow(expect.objectContaining({ code: "E_USAGE" }));
+  });
+});
+
+describe("what to boot from each container kind (spec §6.2)", () => {
+  const h = "a".repeat(64);
+  it("boot bundle: kernel, initrd and disk by type", () => {
+    const m = { type: "boot-bundle", offsets: { kernel: { start: 0, size: 10, type: "kernel", sha256: h }, initrd: { start: 4096, size: 10, type: "initrd" }, disk: { start: 8192, size: 10, type: "disk" } } };
+    const p = planBoot(m, 8202);
+    expect([p.kernel?.name, p.initrd?.name, p.disk?.name]).toEqual(["kernel", "initrd", "disk"]);
+  });
+  it("single-file kernel found by segment name (as the original discovered it) or by type", () => {
+    expect(planBoot({ segments: { vmlinuz: { type: "binary", size: 100 } } }, 100).kernel).toMatchObject({ start: 0, size: 100 });
+    expect(planBoot({ type: "kernel", segments: { mykernel: { size: 100 } } }, 100).kernel?.name).toBe("mykernel");
+    expect(planBoot({ type: "os", segments: { img: { size: 100 } } }, 100).disk?.name).toBe("img");
+    expect(() => planBoot({ type: "wasm", segments: { x: { size: 100 } } }, 100)).toThrow(expect.objectContaining({ code: "E_NOT_BOOTABLE" }));
+  });
+  it("vm-snapshot: the qcow2 disk, warning when kernel offsets were lost", () => {
+    const p = planBoot({ type: "vm-snapshot", disk_size: 64, has_kernel: true, offsets: {} }, 100);
+    expect(p.disk).toMatchObject({ start: 0, size: 64 });
+    expect(p.kernel).toBeUndefined();
+    expect(p.warnings[0]).toMatch(/booting the disk alone/);
+  });
+  it("recognises qcow2 by its magic", () => {
+    expect(diskFormat(new Uint8Array([0x51, 0x46, 0x49, 0xfb, 0]))).toBe("qcow2");
+    expect(diskFormat(new Uint8Array([0xeb, 0x63, 0x90]))).toBe("raw");
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * The QEMU command line, as a pure function of what is being booted and the user's flags.
+ * Everything QEMU is given is an extracted, hash-checked file: never the .rts.png itself
+ * (the original attached the PNG as a raw disk), and a qcow2 disk is passed as qcow2.
+ */
+import { fail } from "../../shared/errors.js";
+
+export type Arch = "x86_64" | "aarch64" | "riscv64";
+export type KvmMode = "auto" | "on" | "off";
+
+export interface BootFiles {
+  kernel?: string;
+  initrd?: string;
+  disk?: { path: string; format: "qcow2" | "raw" };
+}
+
+export interface BootFlags {
+  arch: Arch;
+  /** QEMU -m value: 512M, 2G ... */
+  memory: string;
+  cpus: number;
+  machine?: string;
+  kvm: KvmMode;
+  /** Whether /dev/kvm is usable here (decided by the caller, so this stays pure). */
+  kvmAvailable: boolean;
+  /** "none" or a VNC display number. */
+  display: "none" | { vnc: number };
+  /** Serial console: the terminal, or a file. */
+  serial: "stdio" | { file: string };
+  /** Kernel command line (from metadata, else the arch default), plus --append. */
+  cmdline: string;
+  append?: string;
+  /** User-mode networking (a NIC with NAT), or none. */
+  net: "user" | "none";
+}
+
+export interface QemuCommand {
+  binary: string;
+  args: string[];
+  accel: "kvm" | "tcg";
+}
+
+const MACHINE: Record<Arch, string> = { x86_64: "q35", aarch64: "virt", riscv64: "virt" };
+const TCG_CPU: Record<Arch, string> = { x86_64: "max", aarch64: "max", riscv64: "rv64" };
+const NIC_MODEL: Record<Arch, string> = { x86_64: "virtio-net-pci", aarch64: "virtio-net-pci", riscv64: "virtio-net-pci" };
+
+export function buildQemuCommand(files: BootFiles, flags: BootFlags): QemuCommand {
+  if (!files.kernel && !files.disk) fail("E_NOT_BOOTABLE", "nothing to boot: no kernel and no disk");
+  if (flags.kvm === "on" && !flags.kvmAvailable) fail("E_KVM_UNAVAILABLE", "--kvm on, but /dev/kvm is missing or not readable and writable by this user");
+  const accel: "kvm" | "tcg" = flags.kvm === "off" ? "tcg" : flags.kvmAvailable ? "kvm" : "tcg";
+  const args: string[] = ["-machine", flags.machine ?? MACHINE[flags.arch]];
+  if (accel === "kvm") args.push("-accel", "kvm", "-cpu", "host");
+  else args.push("-accel", "tcg", "-cpu", TCG_CPU[flags.arch]);
+  args.push("-m", flags.memory, "-smp", String(flags.cpus));
+  if (files.kernel) {
+    args.push("-kernel", files.kernel);
+    if (files.initrd) args.push("-initrd", files.initrd);
+    const cmdline = [flags.cmdline, flags.append].filter((s) => s && s.trim()).join(" ");
+    if (cmdline) args.push("-append", cmdline);
+  }
+  // snapshot=on: the guest writes to a throw-away overlay, never to the verified file in the cache.
+  if (files.disk) args.push("-drive", `file=${escapeDriveValue(files.disk.path)},format=${files.disk.format},if=virtio,media=disk,snapshot=on`);
+  if (flags.display === "none") args.push("-display", "none");
+  else args.push("-display", "none", "-vnc", `127.0.0.1:${flags.display.vnc}`);
+  args.push("-serial", flags.serial === "stdio" ? "stdio" : `file:${flags.serial.file}`);
+  // No monitor on stdio (it would share the console), and exit instead of rebooting so a
+  // guest's poweroff/panic ends the boot with a status.
+  args.push("-monitor", "none", "-no-reboot");
+  if (flags.net === "user") args.push("-nic", `user,model=${NIC_MODEL[flags.arch]}`);
+  else args.push("-nic", "none");
+  return { binary: `qemu-system-${flags.arch}`, args, accel };
+}
+
+/** QEMU option values separate keys with commas; a literal comma is written twice. */
+function escapeDriveValue(path: string): string {
+  return path.replaceAll(",", ",,");
+}
+
+/** POSIX shell quoting, so `--dry-run` prints a line that can be pasted as is. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+export function shellLine(cmd: { binary: string; args: string[] }): string {
+  return [cmd.binary, ...cmd.args].map(shellQuote).join(" ");
+}
+
+export const QEMU_PACKAGES: Record<Arch, string> = {
+  x86_64: "Debian/Ubuntu: sudo apt-get install qemu-system-x86 · Fedora: sudo dnf install qemu-system-x86-core · macOS: brew install qemu",
+  aarch64: "Debian/Ubuntu: sudo apt-get install qemu-system-arm · Fedora: sudo dnf install qemu-system-aarch64-core · macOS: brew install qemu",
+  riscv64: "Debian/Ubuntu: sudo apt-get install qemu-system-misc · Fedora: sudo dnf install qemu-system-riscv-core · macOS: brew install qemu",
+};

@@ -1,0 +1,74 @@
+/** Finding and running QEMU: signals forwarded, exit status propagated, an optional watchdog. */
+import { spawn } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+import { fail, PixelRtsError } from "../../shared/errors.js";
+import { QEMU_PACKAGES, type Arch, type QemuCommand } from "./qemu-argv.js";
+
+export function findOnPath(binary: string, pathEnv = process.env.PATH ?? ""): string | undefined {
+  for (const dir of pathEnv.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, binary);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export function requireQemu(arch: Arch, binary: string): string {
+  return findOnPath(binary) ?? fail("E_QEMU_NOT_FOUND", `${binary} is not installed (${QEMU_PACKAGES[arch]})`, { binary });
+}
+
+export function kvmUsable(): boolean {
+  try {
+    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs QEMU with the terminal attached. SIGINT/SIGTERM are passed on (QEMU shuts the guest
+ * down); the watchdog kills it after `timeoutMs`. Resolves to the exit status to propagate.
+ */
+export function runQemu(binaryPath: string, cmd: QemuCommand, opts: { timeoutMs?: number; signal?: AbortSignal; stdio?: "inherit" | "pipe"; onOutput?: (chunk: Buffer) => void } = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binaryPath, cmd.args, { stdio: opts.stdio === "pipe" ? ["ignore", "pipe", "pipe"] : "inherit" });
+    if (opts.stdio === "pipe") {
+      child.stdout?.on("data", (c: Buffer) => opts.onOutput?.(c));
+      child.stderr?.on("data", (c: Buffer) => opts.onOutput?.(c));
+    }
+    let timedOut = false;
+    const timer = opts.timeoutMs ? setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, opts.timeoutMs) : undefined;
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const onInt = forward("SIGINT");
+    const onTerm = forward("SIGTERM");
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+    const onAbort = () => child.kill("SIGTERM");
+    opts.signal?.addEventListener("abort", onAbort);
+    const cleanup = () => {
+      if (timer) clearTimeout(timer);
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      opts.signal?.removeEventListener("abort", onAbort);
+    };
+    child.on("error", (e) => {
+      cleanup();
+      reject(e);
+    });
+    child.on("exit", (code, signal) => {
+      cleanup();
+      if (timedOut) reject(new PixelRtsError("E_BOOT_TIMEOUT", `QEMU was still running after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s and was stopped (--timeout)`));
+      else resolve(code ?? 128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 9));
+    });
+  });
+}

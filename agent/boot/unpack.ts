@@ -1,0 +1,107 @@
+/**
+ * Unpacked boot files, cached by the container's data hash: `<cache>/v1/unpacked/<data_hash>/`
+ * holds kernel, initrd and disk as hash-checked, read-only files plus a manifest written last.
+ * A second boot of the same payload reads the manifest and does not decode again.
+ */
+import { chmod, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { extractSegment } from "../../shared/container/bundle.js";
+import { fail } from "../../shared/errors.js";
+import { decodeFile, readHead, writeFileAtomic } from "../codec/files.js";
+import { NODE_CODEC } from "../codec/node-platform.js";
+import { hashFile } from "../cache/index.js";
+import type { BootFiles } from "./qemu-argv.js";
+import { diskFormat, planBoot } from "./plan.js";
+import type { BootConfig } from "../../shared/container/types.js";
+
+interface Manifest {
+  version: 1;
+  data_hash: string;
+  boot?: BootConfig;
+  files: { role: "kernel" | "initrd" | "disk"; file: string; size: number; sha256: string; format?: "qcow2" | "raw" }[];
+  warnings: string[];
+}
+
+export interface Unpacked {
+  files: BootFiles;
+  boot?: BootConfig;
+  dataHash: string;
+  /** True when the files came from an earlier unpack. */
+  reused: boolean;
+  warnings: string[];
+}
+
+export function unpackedDir(cacheRoot: string, dataHash: string): string {
+  return join(cacheRoot, "v1", "unpacked", dataHash);
+}
+
+function toUnpacked(dir: string, m: Manifest, reused: boolean): Unpacked {
+  const files: BootFiles = {};
+  for (const f of m.files) {
+    const path = join(dir, f.file);
+    if (f.role === "disk") files.disk = { path, format: f.format ?? "raw" };
+    else files[f.role] = path;
+  }
+  return { files, boot: m.boot, dataHash: m.data_hash, reused, warnings: m.warnings };
+}
+
+/** The manifest, if every file it lists is still there with its recorded SHA-256. */
+async function readManifest(dir: string): Promise<Manifest | undefined> {
+  try {
+    const m = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as Manifest;
+    for (const f of m.files) {
+      const path = join(dir, f.file);
+      if ((await stat(path)).size !== f.size || (await hashFile(path)).hex !== f.sha256) return undefined;
+    }
+    return m;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Boot files for the container at `pngPath` (a verified cache blob or a local file). Local
+ * files are decoded with hash verification; nothing unverified reaches QEMU.
+ */
+export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise<Unpacked> {
+  const head = await readHead(pngPath);
+  const dataHash = head.metadata.data_hash?.toLowerCase();
+  if (!dataHash) fail("E_NOT_BOOTABLE", "the container has no data_hash, so its payload cannot be verified: refusing to boot it");
+  const dir = unpackedDir(cacheRoot, dataHash);
+  const existing = await readManifest(dir);
+  if (existing) return toUnpacked(dir, existing, true);
+  // Missing, incomplete or damaged: unpack again from the (verified) container.
+  await rm(dir, { recursive: true, force: true });
+
+  const decoded = await decodeFile(pngPath, { sidecar: false });
+  const plan = planBoot(decoded.metadata, decoded.payload.length);
+  const staging = `${dir}.${randomBytes(4).toString("hex")}.tmp`;
+  await mkdir(staging, { recursive: true });
+  try {
+    const files: Manifest["files"] = [];
+    for (const role of ["kernel", "initrd", "disk"] as const) {
+      const ref = plan[role];
+      if (!ref) continue;
+      const bytes = await extractSegment(decoded.metadata, decoded.payload, ref, NODE_CODEC.sha256);
+      await writeFileAtomic(join(staging, role), bytes);
+      await chmod(join(staging, role), 0o444);
+      files.push({ role, file: role, size: bytes.length, sha256: await NODE_CODEC.sha256(bytes), ...(role === "disk" ? { format: diskFormat(bytes) } : {}) });
+    }
+    const manifest: Manifest = { version: 1, data_hash: dataHash, boot: decoded.metadata.boot, files, warnings: plan.warnings };
+    await writeFileAtomic(join(staging, "manifest.json"), new TextEncoder().encode(JSON.stringify(manifest)));
+    await mkdir(join(cacheRoot, "v1", "unpacked"), { recursive: true });
+    try {
+      await rename(staging, dir);
+    } catch (e) {
+      // Another process unpacked the same payload first: theirs is as good as ours.
+      if (!["ENOTEMPTY", "EEXIST"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
+      await rm(staging, { recursive: true, force: true });
+    }
+    const final = (await readManifest(dir)) ?? fail("E_CACHE_CORRUPT", `unpacked files in ${dir} are incomplete`);
+    return toUnpacked(dir, final, false);
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true });
+    throw e;
+  }
+}

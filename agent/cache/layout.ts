@@ -1,0 +1,65 @@
+import { join } from "node:path";
+
+/**
+ * On-disk layout of the content cache. Everything of layout 1 lives under `<root>/v1/`; a future
+ * incompatible layout gets `v2/` beside it instead of migrating files in place.
+ *
+ *   v1/blobs/sha256/ab/<hex>          verified container bytes, read-only, named by their SHA-256
+ *   v1/index/ab/<hex>.json            one index entry per blob (source URLs, ETag, size, access, pin),
+ *                                     written by temp file + rename and carrying its own checksum
+ *   v1/partial/<key>.part             an interrupted download, resumable
+ *   v1/partial/<key>.part.json        its validators (URL, strong ETag, size, expected digest)
+ *   v1/tmp/                           temp files (same filesystem as blobs/, so rename is atomic)
+ *   v1/locks/<key>.lock               held while a process downloads <key> (pid + host inside)
+ *   v1/inuse/<hex>.<pid>.<nonce>      a process is using blob <hex> (never evicted meanwhile)
+ *   v1/catalogs/<server>.json         last catalog answer per server, for offline listing
+ *
+ * <key> is the expected SHA-256 when known in advance, else the SHA-256 of the URL.
+ */
+export const LAYOUT_VERSION = 1;
+
+export class CacheLayout {
+  readonly base: string;
+  constructor(readonly root: string) {
+    this.base = join(root, `v${LAYOUT_VERSION}`);
+  }
+  get blobsDir(): string {
+    return join(this.base, "blobs", "sha256");
+  }
+  get indexDir(): string {
+    return join(this.base, "index");
+  }
+  get partialDir(): string {
+    return join(this.base, "partial");
+  }
+  get tmpDir(): string {
+    return join(this.base, "tmp");
+  }
+  get locksDir(): string {
+    return join(this.base, "locks");
+  }
+  get inUseDir(): string {
+    return join(this.base, "inuse");
+  }
+  get catalogsDir(): string {
+    return join(this.base, "catalogs");
+  }
+  blob(hex: string): string {
+    return join(this.blobsDir, hex.slice(0, 2), hex);
+  }
+  index(hex: string): string {
+    return join(this.indexDir, hex.slice(0, 2), `${hex}.json`);
+  }
+  partial(key: string): { data: string; meta: string } {
+    return { data: join(this.partialDir, `${key}.part`), meta: join(this.partialDir, `${key}.part.json`) };
+  }
+  lock(key: string): string {
+    return join(this.locksDir, `${key}.lock`);
+  }
+  catalog(server: string): string {
+    return join(this.catalogsDir, `${encodeURIComponent(server)}.json`);
+  }
+  allDirs(): string[] {
+    return [this.blobsDir, this.indexDir, this.partialDir, this.tmpDir, this.locksDir, this.inUseDir, this.catalogsDir];
+  }
+}

@@ -1,0 +1,135 @@
+import { createInterface } from "node:readline/promises";
+import { fail, PixelRtsError } from "../../shared/errors.js";
+import type { Command, CommandContext } from "../cli/command.js";
+import { clear, gc, verify, type CacheEntry } from "../cache/index.js";
+import { parseBytes } from "../config/settings.js";
+import type { AgentContext } from "../context.js";
+import { formatBytes } from "../progress/index.js";
+import { ago, CACHE_DIR_OPTION, table, withAgent } from "./common.js";
+
+export const cacheCommand: Command = {
+  name: "cache",
+  summary: "Inspect and maintain the local container cache",
+  usage: [
+    "cache ls [--json] [--cache-dir DIR]",
+    "cache verify [--json]      re-hash every item, remove corrupt ones (exit 3 if any)",
+    "cache gc [--max-bytes N]   drop temp files, dangling records, then LRU-evict to the budget",
+    "cache clear [--yes]        remove every item not in use",
+    "cache pin REF | cache unpin REF   (REF: sha256 prefix, id or name)",
+  ],
+  options: {
+    yes: { type: "boolean", short: "y", default: false },
+    "max-bytes": { type: "string" },
+    ...CACHE_DIR_OPTION,
+  },
+  async run(ctx) {
+    const [sub, arg, ...extra] = ctx.positionals;
+    if (extra.length) fail("E_USAGE", `unexpected argument '${extra[0]}'`);
+    const needsArg = sub === "pin" || sub === "unpin";
+    if (needsArg && !arg) fail("E_USAGE", `cache ${sub} needs a REF (sha256 prefix, id or name)`);
+    if (!needsArg && arg) fail("E_USAGE", `unexpected argument '${arg}'`);
+    return withAgent(ctx, async (agent) => {
+      switch (sub ?? "ls") {
+        case "ls":
+          return ls(ctx, agent);
+        case "verify":
+          return runVerify(ctx, agent);
+        case "gc":
+          return runGc(ctx, agent);
+        case "clear":
+          return runClear(ctx, agent);
+        case "pin":
+        case "unpin":
+          return pin(ctx, agent, arg!, sub === "pin");
+        default:
+          fail("E_USAGE", `unknown 'cache ${sub}' (use ls, verify, gc, clear, pin or unpin)`);
+      }
+    });
+  },
+};
+
+function sourceLabel(e: CacheEntry): string {
+  const s = e.sources[e.sources.length - 1];
+  if (!s) return "-";
+  return s.id ? `${s.id}${s.server ? "@" + s.server : ""}` : s.url;
+}
+
+async function ls(ctx: CommandContext, agent: AgentContext): Promise<void> {
+  const entries = (await agent.cache.list()).sort((a, b) => b.lastAccess - a.lastAccess);
+  const inUse = await agent.cache.inUse();
+  const total = entries.reduce((n, e) => n + e.size, 0);
+  if (ctx.json) {
+    ctx.out(JSON.stringify({ dir: agent.cache.root, total_bytes: total, budget_bytes: agent.settings.cacheMaxBytes, entries: entries.map((e) => ({ ...e, in_use: inUse.has(e.sha256), path: agent.cache.blobPath(e.sha256) })) }));
+    return;
+  }
+  if (entries.length === 0) {
+    ctx.err(`the cache is empty (${agent.cache.root})`);
+    return;
+  }
+  const lines = table([
+    ["SHA256", "SIZE", "LAST USED", "FLAGS", "SOURCE"],
+    ...entries.map((e) => [e.sha256.slice(0, 12), formatBytes(e.size), ago(e.lastAccess), [e.pinned ? "pinned" : "", inUse.has(e.sha256) ? "in-use" : ""].filter(Boolean).join(",") || "-", sourceLabel(e)]),
+  ]);
+  for (const l of lines) ctx.out(l);
+  ctx.out(`${entries.length} item(s), ${formatBytes(total)} of ${formatBytes(agent.settings.cacheMaxBytes)} budget, in ${agent.cache.root}`);
+}
+
+async function runVerify(ctx: CommandContext, agent: AgentContext): Promise<number> {
+  const rep = await verify(agent.cache);
+  if (ctx.json) ctx.out(JSON.stringify(rep));
+  else {
+    for (const r of rep.removed) ctx.out(`removed ${r.sha256.slice(0, 12)} (${formatBytes(r.size)}): ${r.reason}`);
+    for (const a of rep.adopted) ctx.out(`re-recorded ${a.slice(0, 12)}: bytes OK, index record was missing or damaged`);
+    ctx.out(`verified ${rep.checked} item(s), ${formatBytes(rep.bytesHashed)} hashed: ${rep.ok} ok, ${rep.removed.length} removed, ${rep.adopted.length} re-recorded`);
+  }
+  return rep.removed.length ? 3 : 0;
+}
+
+async function runGc(ctx: CommandContext, agent: AgentContext): Promise<void> {
+  const mb = ctx.values["max-bytes"];
+  const budget = typeof mb === "string" ? parseBytesFlag(mb) : agent.settings.cacheMaxBytes;
+  const rep = await gc(agent.cache, budget);
+  if (ctx.json) {
+    ctx.out(JSON.stringify(rep));
+    return;
+  }
+  for (const s of rep.steps) ctx.out(`${s.step.padEnd(12)} removed ${s.removed}, freed ${formatBytes(s.freedBytes)}`);
+  ctx.out(`cache now ${formatBytes(rep.totalBytes)} of ${formatBytes(rep.budgetBytes)} budget${rep.totalBytes > rep.budgetBytes ? " (over budget: the rest is pinned or in use)" : ""}`);
+}
+
+function parseBytesFlag(v: string): number {
+  try {
+    return parseBytes(v);
+  } catch (e) {
+    throw new PixelRtsError("E_USAGE", `--max-bytes: ${(e as Error).message}`);
+  }
+}
+
+async function runClear(ctx: CommandContext, agent: AgentContext): Promise<void> {
+  if (!ctx.values.yes) {
+    if (!process.stdin.isTTY) fail("E_USAGE", "cache clear removes every cached container; pass --yes to confirm (not on a terminal, so it cannot ask)");
+    const entries = await agent.cache.list();
+    const total = entries.reduce((n, e) => n + e.size, 0);
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = await rl.question(`Remove ${entries.length} cached container(s), ${formatBytes(total)}, from ${agent.cache.root}? [y/N] `, { signal: ctx.signal });
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        ctx.err("nothing removed");
+        return;
+      }
+    } finally {
+      rl.close();
+    }
+  }
+  const rep = await clear(agent.cache);
+  if (ctx.json) ctx.out(JSON.stringify(rep));
+  else ctx.out(`removed ${rep.removed} item(s), freed ${formatBytes(rep.freedBytes)}${rep.skippedInUse.length ? `; ${rep.skippedInUse.length} in use, kept` : ""}`);
+}
+
+async function pin(ctx: CommandContext, agent: AgentContext, ref: string, pinned: boolean): Promise<void> {
+  const hits = await agent.cache.resolve(ref);
+  if (hits.length === 0) fail("E_NOT_CACHED", `nothing in the cache matches '${ref}' (see 'pixelrts cache ls')`);
+  if (hits.length > 1) fail("E_AMBIGUOUS", `'${ref}' matches ${hits.length} cached items: ${hits.map((h) => h.sha256.slice(0, 12)).join(", ")}; use a longer sha256 prefix`);
+  const e = await agent.cache.setPinned(hits[0]!.sha256, pinned);
+  ctx.out(ctx.json ? JSON.stringify(e) : `${pinned ? "pinned" : "unpinned"} ${e.sha256.slice(0, 12)} (${sourceLabel(e)})`);
+}

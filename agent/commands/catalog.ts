@@ -1,0 +1,52 @@
+import { fail } from "../../shared/errors.js";
+import type { Command } from "../cli/command.js";
+import { hybridView, loadCatalogs, type ServerCatalog } from "../catalog/index.js";
+import { formatBytes } from "../progress/index.js";
+import { ago, CACHE_DIR_OPTION, table, withAgent } from "./common.js";
+
+export const catalogCommand: Command = {
+  name: "catalog",
+  summary: "List containers on the configured servers and in the local cache",
+  usage: ["catalog [QUERY] [--source local|remote|all] [--server NAME] [--federated] [--offline] [--json] [--cache-dir DIR]"],
+  options: {
+    source: { type: "string", default: "all" },
+    server: { type: "string" },
+    federated: { type: "boolean", default: false },
+    offline: { type: "boolean", default: false },
+    ...CACHE_DIR_OPTION,
+  },
+  async run(ctx) {
+    const source = ctx.values.source as string;
+    if (source !== "local" && source !== "remote" && source !== "all") fail("E_USAGE", `--source must be local, remote or all, not '${source}'`);
+    if (ctx.positionals.length > 1) fail("E_USAGE", "catalog takes at most one QUERY (quote multi-word queries)");
+    const query = ctx.positionals[0];
+    const server = ctx.values.server as string | undefined;
+    return withAgent(ctx, async (agent) => {
+      const catalogs: ServerCatalog[] =
+        source === "local"
+          ? []
+          : await loadCatalogs(agent, { ...(server ? { only: server } : {}), federated: Boolean(ctx.values.federated), offline: Boolean(ctx.values.offline), signal: ctx.signal });
+      const cached = await agent.cache.list();
+      const view = hybridView({ catalogs, cached, source, filter: query ? { q: query } : {} });
+      if (ctx.json) {
+        ctx.out(JSON.stringify(view));
+        return;
+      }
+      for (const s of view.servers) {
+        if (s.status === "ok") continue;
+        const copy = s.fetched_at ? `showing the copy from ${ago(Date.parse(s.fetched_at))}` : "no saved copy";
+        ctx.err(`pixelrts: ${s.server}: ${s.error?.code}: ${s.error?.message} (${copy})`);
+      }
+      if (view.rows.length === 0) {
+        ctx.err(query ? `nothing matches '${query}'` : source === "local" ? "the cache is empty" : "no containers found");
+        return;
+      }
+      const state = (r: (typeof view.rows)[number]) => [r.cached ? (r.verified ? "cached,verified" : "cached") : "", r.pinned ? "pinned" : "", r.stale ? "stale" : ""].filter(Boolean).join(",") || "-";
+      const lines = table([
+        ["ID", "NAME", "SIZE", "SOURCE", "STATE", "SHA256"],
+        ...view.rows.map((r) => [r.id, r.name, formatBytes(r.size), r.source, state(r), r.sha256 ? r.sha256.slice(0, 12) : "(none)"]),
+      ]);
+      for (const l of lines) ctx.out(l);
+    });
+  },
+};

@@ -1,0 +1,207 @@
+/**
+ * The agent through its real interface: the built CLI in child processes, talking HTTP over
+ * loopback to the fault-injecting server. Every child is preloaded with the loopback guard.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmod, mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { makeContainerBytes, startFaultServer, type Fault, type FaultServer } from "./helpers/fault-server.js";
+import "./helpers/loopback-only.mjs";
+import { blockedHosts } from "./helpers/loopback-only.mjs";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const GUARD = fileURLToPath(new URL("./helpers/loopback-only.mjs", import.meta.url));
+const BODY = makeContainerBytes(3 * 1024 * 1024 + 77, 11);
+const SHA = createHash("sha256").update(BODY).digest("hex");
+
+let dir: string;
+let env: Record<string, string>;
+let srv: FaultServer | undefined;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", GUARD, join(ROOT, "agent/bin/pixelrts.mjs"), ...args], { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+const events = (r: Run) => r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { event: string; [k: string]: unknown });
+
+async function serve(opts: { faults?: Fault[]; digest?: "true" | "lie" | "none" } = {}) {
+  srv = await startFaultServer({ body: BODY, id: "tiny", chunk: 32 * 1024, ...opts });
+  const r = await cli(["servers", "add", srv.url, "--name", "local"]);
+  expect(r.code).toBe(0);
+  return srv;
+}
+
+beforeAll(async () => {
+  // The CLI runs from the bundle, as users run it.
+  const build = await new Promise<Run>((resolve) => {
+    const c = spawn(process.execPath, [join(ROOT, "scripts/build.mjs")], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    c.stderr.on("data", (d) => (stderr += d));
+    c.on("close", (code) => resolve({ code, stdout: "", stderr }));
+  });
+  expect(build.stderr).toBe("");
+  expect(build.code).toBe(0);
+}, 60_000);
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "pixelrts-cli-"));
+  env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: dir,
+    PIXELRTS_CONFIG_DIR: join(dir, "config"),
+    PIXELRTS_CACHE_DIR: join(dir, "cache"),
+    PIXELRTS_RETRY_BASE_MS: "5",
+    PIXELRTS_RETRY_JITTER_MS: "5",
+    PIXELRTS_RETRY_MAX_MS: "2000",
+  };
+  srv = undefined;
+});
+afterEach(async () => {
+  await srv?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+afterAll(() => {
+  expect(blockedHosts()).toEqual([]);
+});
+
+describe("pixelrts servers", () => {
+  it("add, ls, rm; a bad URL is a usage error (exit 2)", async () => {
+    expect((await cli(["servers", "add", "http://127.0.0.1:9/", "--name", "a", "--color", "#112233"])).code).toBe(0);
+    const ls = await cli(["servers", "ls", "--json"]);
+    expect(JSON.parse(ls.stdout)).toEqual([expect.objectContaining({ name: "a", url: "http://127.0.0.1:9", color: "#112233" })]);
+    const bad = await cli(["servers", "add", "ftp://127.0.0.1/"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^pixelrts: E_BAD_URL: /);
+    expect((await cli(["servers", "rm", "a"])).code).toBe(0);
+    expect(JSON.parse((await cli(["servers", "ls", "--json"])).stdout)).toEqual([]);
+  });
+});
+
+describe("pixelrts pull", () => {
+  it("--json prints NDJSON start/progress/verified/done and caches the verified file", async () => {
+    await serve();
+    const r = await cli(["pull", "tiny", "--json"]);
+    expect(r.code).toBe(0);
+    const ev = events(r);
+    expect(ev[0]).toMatchObject({ event: "start", size: BODY.length, sha256: SHA, resume_from: 0 });
+    expect(ev.filter((e) => e.event === "progress").at(-1)).toMatchObject({ bytes: BODY.length, total: BODY.length });
+    expect(ev.at(-2)).toMatchObject({ event: "verified", sha256: SHA });
+    const done = ev.at(-1)!;
+    expect(done).toMatchObject({ event: "done", sha256: SHA, from_cache: false });
+    expect(createHash("sha256").update(await readFile(done.path as string)).digest("hex")).toBe(SHA);
+  });
+
+  it("retries 503 with one line per failure, then succeeds (plain output when piped)", async () => {
+    await serve({ faults: [{ kind: "status", status: 503 }, { kind: "reset", at: 1_000_000 }] });
+    const r = await cli(["pull", "tiny"]);
+    expect(r.code).toBe(0);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^pixelrts: tiny: GET .* → 503; retry 1\/3 in /);
+    expect(lines[1]).toMatch(/reset or closed early; retry 1\/3/);
+    expect(r.stdout).toContain(`sha256:${SHA}`);
+    expect(r.stdout).not.toMatch(/\r|\x1b/); // no bar when not a terminal
+  });
+
+  it("404 → exit 4, not retried; lying digest → exit 3, nothing cached", async () => {
+    await serve({ faults: [{ kind: "status", status: 404 }] });
+    const r = await cli(["pull", "tiny"]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^pixelrts: E_HTTP: GET .* → 404\n$/);
+    await srv!.close();
+    srv = await startFaultServer({ body: BODY, id: "tiny", digest: "lie" });
+    const lie = await cli(["pull", `${srv.url}/api/v1/containers/tiny`, "--json"]);
+    expect(lie.code).toBe(3);
+    expect(events(lie).at(-1)).toMatchObject({ event: "error", code: "E_DIGEST_MISMATCH" });
+    expect(JSON.parse((await cli(["cache", "ls", "--json"])).stdout).entries).toEqual([]);
+  });
+
+  it("two processes pulling the same object share one download", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await serve({ faults: [{ kind: "hold", at: 1_000_000, until: gate }] });
+    const a = cli(["pull", "tiny", "--json"]);
+    const b = cli(["pull", "tiny", "--json"]);
+    // both have looked the id up (so both are past the catalog and racing for the object): let the body flow
+    const catalogGets = () => srv!.requests.filter((r) => r.url.startsWith("/api/v1/catalog")).length;
+    const deadline = Date.now() + 20_000;
+    while (catalogGets() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    const [ra, rb] = await Promise.all([a, b]);
+    expect([ra.code, rb.code]).toEqual([0, 0]);
+    const doneA = events(ra).at(-1)!;
+    const doneB = events(rb).at(-1)!;
+    expect(doneA).toMatchObject({ event: "done", sha256: SHA });
+    expect(doneB).toMatchObject({ event: "done", sha256: SHA, path: doneA.path });
+    expect([doneA.from_cache, doneB.from_cache].sort()).toEqual([false, true]);
+    expect(srv!.containerRequests().filter((r) => r.method === "GET")).toHaveLength(1);
+    const waiter = doneA.from_cache ? ra : rb;
+    expect(events(waiter).some((e) => e.event === "note" && /another pixelrts process/.test(String(e.message)))).toBe(true);
+    expect(createHash("sha256").update(await readFile(doneA.path as string)).digest("hex")).toBe(SHA);
+  });
+
+  it("offline: with the server stopped, pull and catalog use the cache and say so", async () => {
+    await serve();
+    await mkdir(env.PIXELRTS_CONFIG_DIR!, { recursive: true });
+    await writeFile(join(env.PIXELRTS_CONFIG_DIR!, "config.json"), JSON.stringify({ catalogFreshMs: 0, containerFreshMs: 0 }));
+    expect((await cli(["pull", "tiny"])).code).toBe(0);
+    await srv!.close();
+    srv = undefined;
+    const r = await cli(["pull", "tiny", "--json"]);
+    expect(r.code).toBe(0);
+    const ev = events(r);
+    expect(ev.find((e) => e.event === "note")?.message).toMatch(/unreachable.*cached copy/);
+    expect(ev.at(-1)).toMatchObject({ event: "done", sha256: SHA, from_cache: true, stale: true });
+    const cat = await cli(["catalog", "--json"]);
+    expect(cat.code).toBe(0);
+    const view = JSON.parse(cat.stdout);
+    expect(view.rows).toEqual([expect.objectContaining({ id: "tiny", sha256: SHA, source: "local", cached: true, stale: true })]);
+    expect(view.servers[0]).toMatchObject({ server: "local", status: "stale", error: expect.objectContaining({ code: "E_NETWORK" }) });
+    const human = await cli(["catalog"]);
+    expect(human.stderr).toMatch(/local: E_NETWORK: .*showing the copy from/);
+    expect(human.stdout).toMatch(/tiny\s+tiny\s+3\.15 MB\s+local\s+cached,verified,stale/);
+  });
+});
+
+describe("pixelrts cache", () => {
+  it("ls, pin/unpin, verify (exit 3 after removing a corrupt item), clear needs --yes when piped", async () => {
+    await serve();
+    expect((await cli(["pull", "tiny"])).code).toBe(0);
+    expect((await cli(["cache", "pin", "tiny"])).stdout).toMatch(/^pinned /);
+    const ls = JSON.parse((await cli(["cache", "ls", "--json"])).stdout);
+    expect(ls.entries).toEqual([expect.objectContaining({ sha256: SHA, pinned: true, size: BODY.length })]);
+    expect((await cli(["cache", "unpin", SHA.slice(0, 10)])).code).toBe(0);
+    expect((await cli(["cache", "verify"])).code).toBe(0);
+    const blob = ls.entries[0].path as string;
+    await chmod(blob, 0o644);
+    const bytes = await readFile(blob);
+    bytes[12345] = bytes[12345]! ^ 1;
+    await writeFile(blob, bytes);
+    const v = await cli(["cache", "verify", "--json"]);
+    expect(v.code).toBe(3);
+    expect(JSON.parse(v.stdout).removed).toEqual([expect.objectContaining({ sha256: SHA })]);
+    const clear = await cli(["cache", "clear"]);
+    expect(clear.code).toBe(2);
+    expect(clear.stderr).toMatch(/E_USAGE: .*--yes/);
+    expect((await cli(["cache", "clear", "--yes"])).code).toBe(0);
+    expect((await cli(["cache", "gc", "--json"])).code).toBe(0);
+  });
+});
