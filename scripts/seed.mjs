@@ -1,17 +1,19 @@
 #!/usr/bin/env node
-// Seeds a running PixelRTS Edge Worker with a few demo containers made by our own
-// `pixelrts pack`, published through the Worker (so R2 stores and verifies their SHA-256).
+// Seeds a running PixelRTS Edge Worker with demo containers made by our own `pixelrts pack` and
+// uploaded with `pixelrts publish` (so R2 stores and verifies their SHA-256, with thumbnails):
+// three small filler containers (kernel segment, boot bundle, disk) and, where the test kernel
+// can be fetched (Debian/Ubuntu: scripts/build-test-image.sh), `demo-linux`, a bootable bundle.
 //   node scripts/seed.mjs [URL] [TOKEN]      defaults: http://127.0.0.1:8787 dev-token
-// Exits 0 without changes when the catalog already has entries (use --force to republish).
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+// Only publishes what the catalog lacks (--force republishes everything).
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+const CLI = join(root, "agent/bin/pixelrts.mjs");
 
 /** Deterministic filler bytes (so demo containers and their hashes are stable). */
 function bytes(n, seed) {
@@ -27,50 +29,65 @@ function bytes(n, seed) {
 const DEMOS = [
   {
     name: "demo-kernel",
-    args: (d) => [join(d, "vmlinuz"), "--name", "vmlinuz", "--type", "kernel", "--version", "6.1-demo", "--description", "Demo kernel segment (filler bytes, not bootable)"],
+    pack: (d) => [join(d, "vmlinuz"), "--name", "vmlinuz", "--type", "kernel", "--version", "6.1-demo", "--description", "Demo kernel segment (filler bytes, not bootable)"],
     files: { vmlinuz: bytes(48 * 1024, 1) },
-    headers: { "x-pixelrts-arch": "x86_64", "x-pixelrts-distro": "demo", "x-pixelrts-kernel-version": "6.1-demo" },
+    publish: ["--arch", "x86_64", "--distro", "demo", "--kernel-version", "6.1-demo"],
   },
   {
     name: "demo-bundle",
-    args: (d) => ["--kernel", join(d, "kernel"), "--initrd", join(d, "initrd"), "--arch", "x86_64", "--memory", "256M", "--name", "demo-bundle", "--description", "Demo boot bundle: kernel + initrd (filler bytes)"],
+    pack: (d) => ["--kernel", join(d, "kernel"), "--initrd", join(d, "initrd"), "--arch", "x86_64", "--memory", "256M", "--name", "demo-bundle", "--description", "Demo boot bundle: kernel + initrd (filler bytes)"],
     files: { kernel: bytes(40 * 1024, 2), initrd: bytes(24 * 1024, 3) },
-    headers: { "x-pixelrts-distro": "demo" },
+    publish: ["--distro", "demo"],
   },
   {
     name: "demo-disk",
-    args: (d) => [join(d, "disk.img"), "--name", "disk", "--type", "os", "--description", "Demo raw disk image (filler bytes)"],
+    pack: (d) => [join(d, "disk.img"), "--name", "disk", "--type", "os", "--description", "Demo raw disk image (filler bytes)"],
     files: { "disk.img": bytes(200 * 1024, 4) },
-    headers: { "x-pixelrts-arch": "aarch64", "x-pixelrts-distro": "demo" },
+    publish: ["--arch", "aarch64", "--distro", "demo"],
   },
 ];
 
-export async function seed({ url = "http://127.0.0.1:8787", token = "dev-token", force = false, log = console.log } = {}) {
+/** The bootable demo: Debian's cloud kernel + a busybox initramfs that prints a marker. */
+function linuxDemo(log) {
+  const build = spawnSync("bash", [join(root, "scripts/build-test-image.sh")], { encoding: "utf8" });
+  if (build.status !== 0) {
+    log(`seed: skipping demo-linux (cannot fetch the test kernel: ${(build.stderr || "").trim().split("\n").pop()})`);
+    return undefined;
+  }
+  const img = join(root, ".cache/test-image");
+  const version = spawnSync("cat", [join(img, "kernel-version")], { encoding: "utf8" }).stdout.trim();
+  return {
+    name: "demo-linux",
+    pack: () => ["--kernel", join(img, "vmlinuz"), "--initrd", join(img, "initramfs.cpio.gz"), "--cmdline", "console=ttyS0 panic=-1", "--memory", "256M", "--name", "demo-linux", "--version", version, "--description", "Debian cloud kernel + busybox initramfs: prints a marker and powers off"],
+    files: {},
+    publish: ["--arch", "x86_64", "--distro", "debian", "--kernel-version", version],
+  };
+}
+
+export async function seed({ url = "http://127.0.0.1:8787", token = "dev-token", force = false, linux = true, log = console.log } = {}) {
   const catalog = await (await fetch(`${url}/api/v1/catalog?thumbnails=0`)).json();
-  if (catalog.entries.length && !force) {
-    log(`seed: catalog already has ${catalog.entries.length} entries, nothing to do`);
+  const have = new Set(catalog.entries.map((e) => e.name));
+  if (!existsSync(join(root, "dist/pixelrts.mjs"))) execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" });
+  const wanted = DEMOS.filter((d) => force || !have.has(d.name));
+  if (linux && (force || !have.has("demo-linux"))) {
+    const demo = linuxDemo(log);
+    if (demo) wanted.push(demo);
+  }
+  if (!wanted.length) {
+    log(`seed: catalog already has the demo containers (${[...have].join(", ")})`);
     return [];
   }
-  if (!existsSync(join(root, "dist/pixelrts.mjs"))) execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" });
   const dir = await mkdtemp(join(tmpdir(), "pixelrts-seed-"));
+  const env = { ...process.env, PIXELRTS_TOKEN: token, PIXELRTS_CONFIG_DIR: join(dir, "config"), PIXELRTS_CACHE_DIR: join(dir, "cache") };
   const published = [];
   try {
-    for (const demo of DEMOS) {
+    for (const demo of wanted) {
       for (const [file, data] of Object.entries(demo.files)) await writeFile(join(dir, file), data);
       const out = join(dir, `${demo.name}.rts.png`);
-      execFileSync(process.execPath, [join(root, "agent/bin/pixelrts.mjs"), "pack", ...demo.args(dir), "-o", out], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-      const png = await readFile(out);
-      const sha256 = createHash("sha256").update(png).digest("hex");
-      const auth = { authorization: `Bearer ${token}` };
-      const res = await fetch(`${url}/api/v1/containers/${demo.name}`, { method: "PUT", body: png, headers: { ...auth, "content-type": "image/png", "x-pixelrts-sha256": sha256, ...demo.headers } });
-      if (!res.ok) throw new Error(`seed: publishing ${demo.name} failed: HTTP ${res.status} ${await res.text()}`);
-      // the container is a small PNG itself: good enough as its own thumbnail
-      if (png.length <= 256 * 1024) {
-        const t = await fetch(`${url}/api/v1/containers/${demo.name}/thumbnail`, { method: "PUT", body: png, headers: { ...auth, "content-type": "image/png" } });
-        if (!t.ok) throw new Error(`seed: thumbnail of ${demo.name} failed: HTTP ${t.status}`);
-      }
-      published.push({ name: demo.name, size: png.length, sha256 });
-      log(`seed: published ${demo.name} (${png.length} bytes, sha256 ${sha256.slice(0, 12)}…)`);
+      execFileSync(process.execPath, [CLI, "pack", ...demo.pack(dir), "-o", out], { env, stdio: ["ignore", "ignore", "inherit"] });
+      const r = JSON.parse(execFileSync(process.execPath, [CLI, "publish", out, "--server", url, "--name", demo.name, "--json", ...demo.publish], { env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
+      published.push({ name: demo.name, size: r.size, sha256: r.sha256 });
+      log(`seed: published ${demo.name} (${r.size} bytes, sha256 ${r.sha256.slice(0, 12)}…)`);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the test suite uses beyond Node: Pillow (cross-checks our containers with the
-# original's PNG reader). Installs only what is missing; needs root (CI runs as root).
+# Debian packages the test suite uses beyond Node: QEMU (the end-to-end boot) and Pillow
+# (cross-checks our containers with the original's PNG reader); the test kernel itself is
+# fetched by scripts/build-test-image.sh with `apt-get download`, so the package lists must be
+# fresh. Installs only what is missing; needs root (CI runs as root).
 set -euo pipefail
 missing=()
 /usr/bin/python3 -c "import PIL" 2>/dev/null || missing+=(python3-pil)
-if [ ${#missing[@]} -eq 0 ]; then
+command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+if [ ${#missing[@]} -eq 0 ] && apt-cache depends linux-image-cloud-amd64 >/dev/null 2>&1; then
   echo "setup-system: nothing to install"
   exit 0
 fi
@@ -12,6 +15,8 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "setup-system: please install as root: apt-get install ${missing[*]}" >&2
   exit 1
 fi
-echo "setup-system: installing ${missing[*]}"
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup-system: installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

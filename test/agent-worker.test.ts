@@ -5,9 +5,6 @@
  */
 import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
-import { Miniflare } from "miniflare";
 import { request } from "undici";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { collectBytes, encodeContainer } from "../shared/container/encode.js";
@@ -18,12 +15,11 @@ import { loadCatalogs } from "../agent/catalog/index.js";
 import { makeTestAgent, type TestAgent } from "../agent/testing/harness.js";
 import "./helpers/loopback-only.mjs";
 import { blockedHosts } from "./helpers/loopback-only.mjs";
+import { startTestWorker, type TestWorker } from "./helpers/miniflare-worker.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TOKEN = "agent-test-token";
-let mf: Miniflare;
+let worker: TestWorker;
 let base: string;
-const outbound: string[] = [];
 let t: TestAgent;
 
 async function makeContainer(size: number, name: string): Promise<{ bytes: Uint8Array; sha256: string }> {
@@ -52,30 +48,15 @@ async function publish(name: string, f: { bytes: Uint8Array; sha256: string }): 
 let demo: { bytes: Uint8Array; sha256: string };
 
 beforeAll(async () => {
-  const out = await build({ entryPoints: [`${ROOT}worker/index.ts`], bundle: true, format: "esm", platform: "neutral", target: "es2022", write: false, conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"], logLevel: "silent" });
-  mf = new Miniflare({
-    modules: true,
-    script: out.outputFiles[0]!.text,
-    compatibilityDate: "2026-05-03",
-    r2Buckets: { BUCKET: "agent-test" },
-    bindings: { PUBLISH_TOKEN: TOKEN, CATALOG_ID: "edge", CATALOG_NAME: "Edge test", REMOTE_SERVERS: "[]" },
-    cf: false,
-    port: 0,
-    host: "127.0.0.1",
-    // Any fetch the Worker makes to the outside is a test failure.
-    outboundService: (req) => {
-      outbound.push(req.url);
-      return new Response("blocked by test", { status: 599 });
-    },
-  });
-  base = (await mf.ready).toString().replace(/\/$/, "");
+  worker = await startTestWorker({ PUBLISH_TOKEN: TOKEN, CATALOG_ID: "edge", CATALOG_NAME: "Edge test" });
+  base = worker.url;
   demo = await makeContainer(600_000, "demo");
   await publish("demo", demo);
 }, 60_000);
 
 afterAll(async () => {
-  await mf?.dispose();
-  expect(outbound).toEqual([]);
+  await worker?.dispose();
+  expect(worker.outbound).toEqual([]);
   expect(blockedHosts()).toEqual([]);
 });
 

@@ -3,10 +3,11 @@ import { extractCommand } from "../commands/extract.js";
 import { inspectCommand } from "../commands/inspect.js";
 import { packCommand } from "../commands/pack.js";
 import { bootCommand } from "../commands/boot.js";
+import { publishCommand } from "../commands/publish.js";
 import { cacheCommand } from "../commands/cache.js";
 import { catalogCommand } from "../commands/catalog.js";
 import { pullCommand } from "../commands/pull.js";
 import { serversCommand } from "../commands/servers.js";
 
 /** The command table: `pixelrts NAME ...` runs the entry whose name matches. */
-export const COMMANDS: Command[] = [packCommand, inspectCommand, extractCommand, serversCommand, catalogCommand, pullCommand, bootCommand, cacheCommand];
+export const COMMANDS: Command[] = [packCommand, inspectCommand, extractCommand, serversCommand, catalogCommand, pullCommand, bootCommand, publishCommand, cacheCommand];

@@ -21,6 +21,10 @@ const EXIT_BY_CODE: Record<string, number> = {
   E_SERVER: 4,
   // agent: servers, catalogs, pull, cache
   E_BAD_URL: 2,
+  E_BAD_NAME: 2,
+  // publish
+  E_AUTH: 4,
+  E_PUBLISH_REJECTED: 4,
   E_SERVER_UNKNOWN: 2,
   E_AMBIGUOUS: 2,
   E_DIGEST_UNKNOWN: 3,

@@ -113,3 +113,8 @@ export async function loadSettings(configDir: string, env: Env = process.env, ov
   }
   return { ...s, ...overrides };
 }
+
+/** The retry policy these settings describe (agent/http/retry.ts applies it). */
+export function retryPolicyFrom(s: Settings): { retries: number; baseMs: number; maxMs: number; jitterMs: number } {
+  return { retries: s.retries, baseMs: s.retryBaseMs, maxMs: s.retryMaxMs, jitterMs: s.retryJitterMs };
+}

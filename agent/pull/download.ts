@@ -4,7 +4,7 @@ import { request, type Dispatcher } from "undici";
 import { PixelRtsError } from "../../shared/errors.js";
 import type { ContentCache } from "../cache/cache.js";
 import { readFileBlocks } from "../cache/hash-file.js";
-import type { Settings } from "../config/settings.js";
+import { retryPolicyFrom, type Settings } from "../config/settings.js";
 import { ioError, isErrno, writeFileAtomic } from "../fsutil/index.js";
 import { USER_AGENT } from "../http/client.js";
 import { header } from "../http/json.js";
@@ -84,7 +84,7 @@ class ResumeRefused extends Error {}
 export async function downloadVerified(target: DownloadTarget, deps: DownloadDeps): Promise<DownloadResult> {
   const key = downloadKey(target);
   const paths = deps.cache.layout.partial(key);
-  const policy = { retries: deps.settings.retries, baseMs: deps.settings.retryBaseMs, maxMs: deps.settings.retryMaxMs, jitterMs: deps.settings.retryJitterMs };
+  const policy = retryPolicyFrom(deps.settings);
   const dropPartial = () => Promise.all([rm(paths.data, { force: true }), rm(paths.meta, { force: true })]);
   return withRetry(
     async (ctx) => {

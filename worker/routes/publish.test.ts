@@ -28,6 +28,12 @@ describe("PUT /api/v1/containers/{name} rejections leave nothing behind", () => 
     expect(await allKeys(env.BUCKET)).toEqual(before);
   });
 
+  it("GET /api/v1/publish/auth checks a token without a body", async () => {
+    expect((await call("/api/v1/publish/auth", { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    await expectRejected(await call("/api/v1/publish/auth", { headers: { authorization: "Bearer nope" } }), 403, "E_FORBIDDEN");
+    await expectRejected(await call("/api/v1/publish/auth"), 401, "E_UNAUTHORIZED");
+  });
+
   it("rejects a non-PNG body", async () => {
     const bytes = new TextEncoder().encode("#!/bin/sh\necho definitely not a png\n".repeat(10));
     await expectRejected(await publish("notpng", { bytes, sha256: await sha256Hex(bytes) }), 400, "E_NOT_PIXELRTS", "E_NOT_PNG");

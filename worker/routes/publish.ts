@@ -73,6 +73,12 @@ async function storeVerified(bucket: R2Bucket, key: string, chunks: Uint8Array[]
   throw err ?? new Error("R2 put returned null");
 }
 
+/**
+ * Token check without a body: publishers call it before streaming a large upload, because a
+ * server that refuses a request mid-body closes the connection and the client only sees a reset.
+ */
+publishRoutes.get("/api/v1/publish/auth", requirePublisher, (c) => c.json({ ok: true }));
+
 publishRoutes.put("/api/v1/containers/:name", requirePublisher, async (c) => {
   const name = parseName(c.req.param("name"));
   const h = c.req.raw.headers;

@@ -1,0 +1,59 @@
+import { readFileSync } from "node:fs";
+import { fail } from "../../shared/errors.js";
+import type { Command } from "../cli/command.js";
+import { retryPolicyFrom } from "../config/settings.js";
+import { publishContainer } from "../publish/publish.js";
+import { CACHE_DIR_OPTION, withAgent } from "./common.js";
+
+/** The publish token: --token-file, else PIXELRTS_TOKEN (never a plain flag: it would show in `ps`). */
+export function publishToken(tokenFile: string | undefined, env = process.env): string {
+  if (tokenFile) {
+    try {
+      const t = readFileSync(tokenFile, "utf8").trim();
+      if (t) return t;
+    } catch (e) {
+      fail("E_USAGE", `cannot read --token-file ${tokenFile}: ${(e as Error).message}`);
+    }
+    fail("E_USAGE", `--token-file ${tokenFile} is empty`);
+  }
+  return env.PIXELRTS_TOKEN?.trim() || fail("E_AUTH", "no publish token: set PIXELRTS_TOKEN (the Worker's PUBLISH_TOKEN secret) or pass --token-file");
+}
+
+export const publishCommand: Command = {
+  name: "publish",
+  summary: "Upload a container (and its thumbnail) to a server's catalog",
+  usage: ["publish FILE --server NAME|URL [--name N] [--token-file F] [--distro D] [--arch A] [--kernel-version V] [--no-thumbnail]"],
+  options: {
+    server: { type: "string" },
+    name: { type: "string" },
+    "token-file": { type: "string" },
+    distro: { type: "string" },
+    arch: { type: "string" },
+    "kernel-version": { type: "string" },
+    "no-thumbnail": { type: "boolean", default: false },
+    ...CACHE_DIR_OPTION,
+  },
+  async run(ctx) {
+    const file = ctx.positionals[0] ?? fail("E_USAGE", "publish needs a FILE");
+    const serverRef = (ctx.values.server as string | undefined) ?? fail("E_USAGE", "publish needs --server NAME (see `pixelrts servers ls`) or a URL");
+    const token = publishToken(ctx.values["token-file"] as string | undefined);
+    return withAgent(ctx, async (agent) => {
+      const serverUrl = /^https?:\/\//i.test(serverRef) ? serverRef : (await agent.servers.get(serverRef)).url;
+      const r = await publishContainer(agent.http, file, {
+        serverUrl,
+        token,
+        ...(ctx.values.name ? { name: ctx.values.name as string } : {}),
+        thumbnail: !ctx.values["no-thumbnail"],
+        ...(ctx.values.distro ? { distro: ctx.values.distro as string } : {}),
+        ...(ctx.values.arch ? { arch: ctx.values.arch as string } : {}),
+        ...(ctx.values["kernel-version"] ? { kernelVersion: ctx.values["kernel-version"] as string } : {}),
+        retry: retryPolicyFrom(agent.settings),
+        onRetry: (ev) => ctx.err(`retry ${ev.attempt}/${ev.of} in ${(ev.delayMs / 1000).toFixed(1)} s: ${ev.reason}`),
+        onStep: (step) => !ctx.json && ctx.verbose && ctx.err(step),
+        signal: ctx.signal,
+      });
+      if (ctx.json) ctx.out(JSON.stringify({ event: "published", name: r.name, sha256: r.sha256, size: r.size, catalog_url: r.catalogUrl, deduplicated: Boolean(r.entry.deduplicated), multipart: r.multipart, thumbnail: r.thumbnail }));
+      else ctx.out(`published ${file} as ${r.name} (${r.size} bytes, sha256 ${r.sha256}${r.entry.deduplicated ? ", already stored" : ""}): ${r.catalogUrl}`);
+    });
+  },
+};

@@ -1,0 +1,173 @@
+/**
+ * Publishing a container to a PixelRTS Edge Worker: checked locally first (a damaged file is
+ * never uploaded), sent with its SHA-256 so the server (and R2) verify what arrived, in one PUT
+ * or, above the single-request limit, as a multipart upload; then a thumbnail.
+ */
+import { createReadStream } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import { basename } from "node:path";
+import { request, type Dispatcher } from "undici";
+import type { CatalogEntry } from "../../shared/catalog.js";
+import { fail, PixelRtsError } from "../../shared/errors.js";
+import { hashFile } from "../cache/index.js";
+import { decodeFile, readHead } from "../codec/files.js";
+import { USER_AGENT } from "../http/client.js";
+import { statusError, withRetry, type RetryEvent, type RetryPolicy } from "../http/retry.js";
+import { makeThumbnail } from "./thumbnail.js";
+
+/** Bodies up to this size go in one PUT (Workers Free/Pro accept 100 MB requests). */
+export const SINGLE_PUT_MAX = 95_000_000;
+/** Multipart part size: R2 wants ≥ 5 MiB for every part but the last. */
+export const PART_SIZE = 16 * 1024 * 1024;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export interface PublishOptions {
+  serverUrl: string;
+  token: string;
+  name?: string;
+  thumbnail?: boolean;
+  distro?: string;
+  arch?: string;
+  kernelVersion?: string;
+  singlePutMax?: number;
+  partSize?: number;
+  retry: RetryPolicy;
+  onRetry?: (ev: RetryEvent) => void;
+  onStep?: (step: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface PublishResult {
+  name: string;
+  sha256: string;
+  size: number;
+  entry: CatalogEntry & { deduplicated?: boolean };
+  catalogUrl: string;
+  thumbnail: boolean;
+  multipart: boolean;
+}
+
+/** The catalog name: --name, else the file name without .rts.png, made URL-safe. */
+export function publishName(file: string, explicit?: string): string {
+  const name = explicit ?? basename(file).replace(/\.rts\.png$/i, "").replace(/\.png$/i, "").replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "");
+  if (!NAME.test(name) || name.includes("..")) fail("E_BAD_NAME", `catalog name ${JSON.stringify(name)} is not allowed: 1–128 of A-Z a-z 0-9 . _ -, starting with a letter or digit (use --name)`);
+  return name;
+}
+
+interface Call {
+  method: "GET" | "PUT" | "POST" | "DELETE";
+  url: string;
+  headers: Record<string, string>;
+  body?: () => NodeJS.ReadableStream | Buffer | string;
+}
+
+async function send<T>(http: Dispatcher, opts: PublishOptions, call: Call): Promise<T> {
+  return withRetry(async () => {
+    const res = await request(call.url, {
+      dispatcher: http,
+      method: call.method,
+      headers: { "user-agent": USER_AGENT, authorization: `Bearer ${opts.token}`, ...call.headers },
+      ...(call.body ? { body: call.body() as Buffer } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 200 && res.statusCode < 300) return (text ? JSON.parse(text) : {}) as T;
+    let server: { code?: string; message?: string } | undefined;
+    try {
+      server = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+    } catch {
+      // not our JSON error: report the status
+    }
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      throw new PixelRtsError("E_AUTH", `${call.method} ${call.url}: the server refused the token (${res.statusCode}${server?.message ? `: ${server.message}` : ""}); set PIXELRTS_TOKEN to the Worker's PUBLISH_TOKEN`, { status: res.statusCode });
+    }
+    if (server?.code && res.statusCode < 500) {
+      throw new PixelRtsError("E_PUBLISH_REJECTED", `the server rejected the upload: ${server.code}: ${server.message ?? ""}`.trim(), { status: res.statusCode, serverCode: server.code });
+    }
+    throw statusError(call.method, call.url, res.statusCode, server?.message ?? "", res.headers["retry-after"] as string | undefined);
+  }, opts.retry, { url: call.url, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onRetry ? { onRetry: opts.onRetry } : {}) });
+}
+
+function catalogHeaders(opts: PublishOptions): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (opts.distro) h["x-pixelrts-distro"] = opts.distro;
+  if (opts.arch) h["x-pixelrts-arch"] = opts.arch;
+  if (opts.kernelVersion) h["x-pixelrts-kernel-version"] = opts.kernelVersion;
+  return h;
+}
+
+async function readRange(file: string, start: number, length: number): Promise<Buffer> {
+  const fh = await open(file, "r");
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, start);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function publishContainer(http: Dispatcher, file: string, opts: PublishOptions): Promise<PublishResult> {
+  const step = opts.onStep ?? (() => {});
+  const name = publishName(file, opts.name);
+  step(`checking ${file}`);
+  const decoded = await decodeFile(file, { sidecar: false });
+  if (decoded.integrity !== "verified") fail("E_NOT_VERIFIABLE", `${file} has no data_hash, so nobody could verify its payload: repack it with pixelrts pack`);
+  // Check the token before streaming megabytes: a refusal mid-body reaches us only as a reset.
+  await send(http, opts, { method: "GET", url: `${opts.serverUrl.replace(/\/+$/, "")}/api/v1/publish/auth`, headers: {} });
+  const { size } = await stat(file);
+  const { hex: sha256 } = await hashFile(file);
+  const base = `${opts.serverUrl.replace(/\/+$/, "")}/api/v1/containers/${encodeURIComponent(name)}`;
+  const common = { "x-pixelrts-sha256": sha256, ...catalogHeaders(opts) };
+  let entry: PublishResult["entry"];
+  const multipart = size > (opts.singlePutMax ?? SINGLE_PUT_MAX);
+  if (!multipart) {
+    step(`uploading ${size} bytes`);
+    entry = await send(http, opts, { method: "PUT", url: base, headers: { ...common, "content-type": "image/png", "content-length": String(size) }, body: () => createReadStream(file) });
+  } else {
+    entry = await uploadMultipart(http, file, size, base, common, opts, step);
+  }
+  let thumbnail = false;
+  if (opts.thumbnail !== false) {
+    step("uploading thumbnail");
+    const png = Buffer.from(await makeThumbnail(file));
+    await send(http, opts, { method: "PUT", url: `${base}/thumbnail`, headers: { "content-type": "image/png", "content-length": String(png.length) }, body: () => png });
+    thumbnail = true;
+  }
+  return { name, sha256, size, entry, catalogUrl: `${opts.serverUrl.replace(/\/+$/, "")}/api/v1/catalog/${encodeURIComponent(name)}`, thumbnail, multipart };
+}
+
+async function uploadMultipart(http: Dispatcher, file: string, size: number, base: string, common: Record<string, string>, opts: PublishOptions, step: (s: string) => void): Promise<PublishResult["entry"]> {
+  const partSize = Math.max(opts.partSize ?? PART_SIZE, 5 * 1024 * 1024);
+  const head = await readHead(file);
+  const first = await readRange(file, 0, Math.min(size, Math.max(head.headLength + 64, 64 * 1024)));
+  const created = await send<{ upload_id?: string } & PublishResult["entry"]>(http, opts, {
+    method: "POST",
+    url: `${base}/uploads`,
+    headers: { ...common, "x-pixelrts-size": String(size), "content-type": "application/octet-stream", "content-length": String(first.length) },
+    body: () => first,
+  });
+  if (!created.upload_id) return created; // the server already holds these exact bytes
+  const uploadUrl = `${base}/uploads/${encodeURIComponent(created.upload_id)}`;
+  try {
+    const parts: { part_number: number; etag: string }[] = [];
+    const count = Math.ceil(size / partSize);
+    for (let n = 1; n <= count; n++) {
+      const start = (n - 1) * partSize;
+      const length = Math.min(partSize, size - start);
+      step(`uploading part ${n}/${count}`);
+      const part = await send<{ part_number: number; etag: string }>(http, opts, {
+        method: "PUT",
+        url: `${uploadUrl}/parts/${n}`,
+        headers: { "content-type": "application/octet-stream", "content-length": String(length) },
+        body: () => createReadStream(file, { start, end: start + length - 1 }),
+      });
+      parts.push({ part_number: part.part_number ?? n, etag: part.etag });
+    }
+    step("completing upload");
+    return await send(http, opts, { method: "POST", url: `${uploadUrl}/complete`, headers: { "content-type": "application/json" }, body: () => JSON.stringify({ parts }) });
+  } catch (e) {
+    await send(http, { ...opts, retry: { ...opts.retry, retries: 0 } }, { method: "DELETE", url: uploadUrl, headers: {} }).catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The real Worker (bundled with esbuild) in Miniflare (workerd, local R2) on 127.0.0.1: what the
+ * Node-side tests talk to over real HTTP (toolchain.md §4). Any outbound fetch is recorded and
+ * refused, so a test can assert the Worker reached nothing beyond loopback.
+ */
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { Miniflare } from "miniflare";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+let bundled: Promise<string> | undefined;
+
+function workerScript(): Promise<string> {
+  bundled ??= build({ entryPoints: [`${ROOT}worker/index.ts`], bundle: true, format: "esm", platform: "neutral", target: "es2022", write: false, conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"], logLevel: "silent" }).then((o) => o.outputFiles[0]!.text);
+  return bundled;
+}
+
+export interface TestWorker {
+  url: string;
+  /** URLs the Worker tried to fetch outside (should stay empty). */
+  outbound: string[];
+  dispose(): Promise<void>;
+}
+
+export async function startTestWorker(bindings: Record<string, string> = {}): Promise<TestWorker> {
+  const outbound: string[] = [];
+  const mf = new Miniflare({
+    modules: true,
+    script: await workerScript(),
+    compatibilityDate: "2026-05-03",
+    r2Buckets: { BUCKET: "test-bucket" },
+    bindings: { REMOTE_SERVERS: "[]", ...bindings },
+    cf: false,
+    port: 0,
+    host: "127.0.0.1",
+    outboundService: (req) => {
+      outbound.push(req.url);
+      return new Response("blocked by test", { status: 599 });
+    },
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, outbound, dispose: () => mf.dispose() };
+}
