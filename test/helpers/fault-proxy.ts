@@ -1,0 +1,133 @@
+/**
+ * A fault-injecting HTTP proxy in front of the real Worker (loopback only). Catalog and other
+ * requests pass through untouched; each GET of container bytes consumes the next planned fault,
+ * applied to the Worker's real response: a reset, a stall, a slow drip, a truncated body under
+ * the full Content-Length, flipped bytes (optionally with digest headers rewritten to match, a
+ * consistent liar), or a 503 with Retry-After answered by the proxy itself.
+ */
+import { createHash } from "node:crypto";
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type ProxyFault =
+  | { kind: "none" }
+  | { kind: "reset"; at: number }
+  | { kind: "stall"; at: number; ms: number }
+  | { kind: "drip"; chunk: number; everyMs: number }
+  | { kind: "truncate"; at: number }
+  | { kind: "flip"; at: number; rewriteDigest?: boolean }
+  | { kind: "503"; retryAfter: number };
+
+export interface FaultProxy {
+  url: string;
+  /** One line per container GET: the fault applied and the Range asked. */
+  log: string[];
+  plan(faults: ProxyFault[]): void;
+  close(): Promise<void>;
+}
+
+const isContainerGet = (method: string | undefined, url: string | undefined) => method === "GET" && /^\/(api\/v1\/containers\/[^/]+$|blobs\/sha256\/|api\/v1\/catalog\/[^/]+\/data$|api\/container\/)/.test((url ?? "").split("?")[0]!);
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const upstream = new URL(target);
+  let queue: ProxyFault[] = [];
+  const log: string[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
+  const server: Server = createServer((req, res) => {
+    const fault: ProxyFault = isContainerGet(req.method, req.url) ? (queue.shift() ?? { kind: "none" }) : { kind: "none" };
+    if (isContainerGet(req.method, req.url)) log.push(`${fault.kind}${req.headers.range ? ` (${req.headers.range})` : ""}`);
+    if (fault.kind === "503") {
+      res.writeHead(503, { "content-type": "application/json", "retry-after": String(fault.retryAfter) });
+      res.end(JSON.stringify({ error: { code: "E_UNAVAILABLE", message: "injected 503" } }));
+      return;
+    }
+    const headers = { ...req.headers, host: upstream.host };
+    const up = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (ures) => {
+      const out: IncomingHttpHeaders = { ...ures.headers };
+      if (fault.kind === "flip" && fault.rewriteDigest) {
+        // Buffer the whole body so the lie can be made consistent with the flipped bytes.
+        const parts: Buffer[] = [];
+        ures.on("data", (c: Buffer) => parts.push(c));
+        ures.on("end", () => {
+          const body = Buffer.concat(parts);
+          if (fault.at < body.length) body[fault.at] = body[fault.at]! ^ 0xff;
+          const hex = createHash("sha256").update(body).digest("hex");
+          if (out["x-pixelrts-sha256"]) out["x-pixelrts-sha256"] = hex;
+          if (out["repr-digest"]) out["repr-digest"] = `sha-256=:${Buffer.from(hex, "hex").toString("base64")}:`;
+          res.writeHead(ures.statusCode ?? 502, out);
+          res.end(body);
+        });
+        return;
+      }
+      res.writeHead(ures.statusCode ?? 502, out);
+      let sent = 0;
+      ures.on("data", (chunk: Buffer) => {
+        const start = sent;
+        sent += chunk.length;
+        switch (fault.kind) {
+          case "reset":
+          case "truncate":
+          case "stall":
+            if (sent <= fault.at) {
+              res.write(chunk);
+              return;
+            }
+            res.write(chunk.subarray(0, fault.at - start));
+            ures.destroy();
+            if (fault.kind === "reset") res.socket?.destroy();
+            else if (fault.kind === "truncate") res.socket?.end();
+            else later(fault.ms, () => res.socket?.destroy());
+            return;
+          case "flip": {
+            if (fault.at >= start && fault.at < sent) {
+              chunk = Buffer.from(chunk);
+              chunk[fault.at - start] = chunk[fault.at - start]! ^ 0xff;
+            }
+            res.write(chunk);
+            return;
+          }
+          case "drip": {
+            ures.pause();
+            let off = 0;
+            const tick = () => {
+              if (res.destroyed) return;
+              res.write(chunk.subarray(off, off + fault.chunk));
+              off += fault.chunk;
+              if (off < chunk.length) later(fault.everyMs, tick);
+              else ures.resume();
+            };
+            tick();
+            return;
+          }
+          default:
+            res.write(chunk);
+        }
+      });
+      ures.on("end", () => {
+        // (a drip resumes the upstream only after its last chunk went out, so `end` comes after it)
+        if (!res.destroyed && !res.writableEnded && (fault.kind === "none" || fault.kind === "flip" || fault.kind === "drip")) res.end();
+      });
+    });
+    up.on("error", () => res.socket?.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    log,
+    plan: (faults) => void (queue = [...faults]),
+    close: async () => {
+      for (const t of timers) clearTimeout(t);
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
