@@ -79,6 +79,8 @@ export class HilbertRows {
   private readonly blockBase: Float64Array;
   private readonly blockState: Uint8Array;
   private cachedBlockRow = -1;
+  /** Per orientation: local curve index → offset in a strip (row stride G); built on first decode. */
+  private inverse: Int32Array[] | undefined;
 
   constructor(readonly g: number) {
     if (!isPowerOfTwo(g)) throw new RangeError(`grid size ${g} is not a power of two`);
@@ -147,45 +149,57 @@ export class HilbertRows {
     }
   }
 
+  /** Rows per strip: the codec moves pixels a strip (one row of blocks) at a time. */
+  get stripRows(): number {
+    return this.block;
+  }
+
   /**
-   * Copies the pixels of row y whose curve index is below `count` into `curve[index]`
-   * (decoding). Blocks entirely past `count` are skipped, blocks entirely before it copied
-   * without a bounds check.
+   * Decoding: copies the pixels of strip `by` (rows by·B … by·B+B−1, row-major in `strip`,
+   * G words per row) whose curve index is below `count` to `curve[index]`. Block by block, so
+   * each block's writes land in one contiguous run of B² words; blocks past `count` are skipped.
    */
-  scatterRow(y: number, row: Uint32Array, curve: Uint32Array, count: number): void {
-    this.eachBlock(y, count, (x0, base, table, off, full) => {
-      if (full) for (let lx = 0; lx < this.block; lx++) curve[base + table[off + lx]!] = row[x0 + lx]!;
-      else
-        for (let lx = 0; lx < this.block; lx++) {
-          const d = base + table[off + lx]!;
-          if (d < count) curve[d] = row[x0 + lx]!;
-        }
-    });
-  }
-
-  /** Fills row y from `curve[index]`, zero past `count` (encoding). */
-  gatherRow(y: number, curve: Uint32Array, count: number, row: Uint32Array): void {
-    row.fill(0);
-    this.eachBlock(y, count, (x0, base, table, off, full) => {
-      if (full) for (let lx = 0; lx < this.block; lx++) row[x0 + lx] = curve[base + table[off + lx]!]!;
-      else
-        for (let lx = 0; lx < this.block; lx++) {
-          const d = base + table[off + lx]!;
-          if (d < count) row[x0 + lx] = curve[d]!;
-        }
-    });
-  }
-
-  private eachBlock(y: number, count: number, fn: (x0: number, base: number, table: Int32Array, off: number, full: boolean) => void): void {
-    const b = this.block;
-    const by = Math.floor(y / b);
+  scatterStrip(by: number, strip: Uint32Array, curve: Uint32Array, count: number): void {
+    const { g, block: b } = this;
     if (by !== this.cachedBlockRow) this.computeBlockRow(by);
-    const off = (y % b) * b;
+    // Walk each block in curve order: the writes to `curve` are sequential, the reads stay
+    // inside the block's B×B pixels of the strip (inverse tables have the row stride G baked in).
+    this.inverse ??= this.tables.map((t) => {
+      const inv = new Int32Array(b * b);
+      for (let i = 0; i < b * b; i++) inv[t[i]!] = Math.floor(i / b) * g + (i % b);
+      return inv;
+    });
     const span = b * b;
-    for (let bx = 0; bx < this.g / b; bx++) {
+    for (let bx = 0; bx < g / b; bx++) {
       const base = this.blockBase[bx]!;
       if (base >= count) continue;
-      fn(bx * b, base, this.tables[this.blockState[bx]!]!, off, base + span <= count);
+      const inv = this.inverse[this.blockState[bx]!]!;
+      const x0 = bx * b;
+      const n = Math.min(span, count - base);
+      for (let k = 0; k < n; k++) curve[base + k] = strip[x0 + inv[k]!]!;
+    }
+  }
+
+  /** Encoding: fills strip `by` from `curve[index]`, zero where the index is past `count`. */
+  gatherStrip(by: number, curve: Uint32Array, count: number, strip: Uint32Array): void {
+    const { g, block: b } = this;
+    if (by !== this.cachedBlockRow) this.computeBlockRow(by);
+    strip.fill(0);
+    for (let bx = 0; bx < g / b; bx++) {
+      const base = this.blockBase[bx]!;
+      if (base >= count) continue;
+      const table = this.tables[this.blockState[bx]!]!;
+      const full = base + b * b <= count;
+      for (let ly = 0; ly < b; ly++) {
+        const dst = ly * g + bx * b;
+        const t = ly * b;
+        if (full) for (let lx = 0; lx < b; lx++) strip[dst + lx] = curve[base + table[t + lx]!]!;
+        else
+          for (let lx = 0; lx < b; lx++) {
+            const d = base + table[t + lx]!;
+            if (d < count) strip[dst + lx] = curve[d]!;
+          }
+      }
     }
   }
 }

@@ -14,12 +14,32 @@ const CHUNK = 1 << 20;
 // megabytes overlaps with scattering the previous rows on the main thread.
 const READ_AHEAD = 8 << 20;
 
+/**
+ * Hands zlib ~1 MiB at a time instead of 64 KiB IDAT chunks: each write is one job on the
+ * libuv pool that needs the (busy) main thread to start the next, so fewer, larger jobs keep
+ * zlib running while rows are being scattered.
+ */
+async function* coalesce(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const p of input) {
+    parts.push(p);
+    size += p.length;
+    if (size >= CHUNK) {
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+    }
+  }
+  if (size) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+}
+
 function nodeTransform(make: () => zlib.Inflate | zlib.Deflate): ZlibTransform {
   return (input) => {
     const t = make();
     // pipeline: an error on either side destroys both, and stopping early (the decoder has
     // every row it needs) ends the input generator too.
-    pipeline(Readable.from(input, { objectMode: false }), t, () => {});
+    pipeline(Readable.from(coalesce(input), { objectMode: false }), t, () => {});
     return t as AsyncIterable<Uint8Array>;
   };
 }

@@ -100,18 +100,28 @@ function checkGrid(ihdr: PngHeader, maxGrid: number): number {
   return width;
 }
 
-/** Copies curve pixels 0..npix-1 of each finished row into a payload buffer. */
+/**
+ * Copies curve pixels 0..npix-1 into a payload buffer as rows arrive: rows are collected into a
+ * strip of 64 (one row of Hilbert blocks), then scattered block by block.
+ */
 class CurveScatter {
   readonly bytes: Uint8Array;
   private readonly words: Uint32Array;
   private readonly rows: HilbertRows;
+  private readonly strip: Uint32Array;
+  private readonly stripBytes: Uint8Array;
   constructor(private readonly g: number, private readonly npix: number) {
     this.bytes = new Uint8Array(npix * 4);
     this.words = new Uint32Array(this.bytes.buffer);
     this.rows = new HilbertRows(g);
+    this.strip = new Uint32Array(this.rows.stripRows * g);
+    this.stripBytes = new Uint8Array(this.strip.buffer);
   }
   row(y: number, rgba: Uint8Array): void {
-    this.rows.scatterRow(y, new Uint32Array(rgba.buffer, rgba.byteOffset, this.g), this.words, this.npix);
+    const { g } = this;
+    const k = y % this.rows.stripRows;
+    this.stripBytes.set(rgba.subarray(0, 4 * g), 4 * g * k);
+    if (k === this.rows.stripRows - 1) this.rows.scatterStrip((y - k) / this.rows.stripRows, this.strip, this.words, this.npix);
   }
 }
 

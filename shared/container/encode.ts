@@ -42,8 +42,6 @@ export interface EncodedContainer {
   png: AsyncIterable<Uint8Array>;
 }
 
-const ROW_BATCH_BYTES = 1 << 20;
-
 /** Picks and checks the grid side for n bytes. */
 export function chooseGrid(n: number, explicit?: number, rule: "current" | "older" = "current"): number {
   if (explicit === undefined) return gridSizeFor(n, rule);
@@ -104,7 +102,7 @@ async function* pngStream(payload: Uint8Array, g: number, text: string, opts: En
   yield encodeChunk("IEND", new Uint8Array(0), opts.crc32);
 }
 
-/** Filtered scanlines (filter byte 0 + RGBA), gathered from the payload along the curve, in ~1 MiB batches. */
+/** Filtered scanlines (filter byte 0 + RGBA), gathered from the payload along the curve, a strip of 64 rows at a time. */
 async function* rasterRows(payload: Uint8Array, g: number): AsyncGenerator<Uint8Array> {
   const npix = Math.ceil(payload.length / 4);
   let words: Uint32Array;
@@ -115,17 +113,14 @@ async function* rasterRows(payload: Uint8Array, g: number): AsyncGenerator<Uint8
     words = new Uint32Array(padded.buffer);
   }
   const rows = new HilbertRows(g);
-  const pixels = new Uint32Array(g);
-  const pixelBytes = new Uint8Array(pixels.buffer);
+  const stripRows = rows.stripRows;
+  const strip = new Uint32Array(stripRows * g);
+  const stripBytes = new Uint8Array(strip.buffer);
   const stride = 4 * g + 1;
-  const perBatch = Math.max(1, Math.floor(ROW_BATCH_BYTES / stride));
-  for (let y0 = 0; y0 < g; y0 += perBatch) {
-    const count = Math.min(perBatch, g - y0);
-    const batch = new Uint8Array(count * stride);
-    for (let k = 0; k < count; k++) {
-      rows.gatherRow(y0 + k, words, npix, pixels);
-      batch.set(pixelBytes, k * stride + 1); // filter byte stays 0
-    }
+  for (let by = 0; by < g / stripRows; by++) {
+    rows.gatherStrip(by, words, npix, strip);
+    const batch = new Uint8Array(stripRows * stride);
+    for (let k = 0; k < stripRows; k++) batch.set(stripBytes.subarray(4 * g * k, 4 * g * (k + 1)), k * stride + 1); // filter byte stays 0
     yield batch;
   }
 }
