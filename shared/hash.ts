@@ -12,18 +12,25 @@ export function reprDigestHeader(hex: string): string {
   return `sha-256=:${btoa(bin)}:`;
 }
 
-/** Extracts the hex SHA-256 from a `Repr-Digest`/`Content-Digest` header, if it has one. */
+/**
+ * The `sha-256` member of a `Repr-Digest`/`Content-Digest` field (RFC 9530) as hex, or undefined
+ * when absent or malformed (wrong length, bad base64). Other algorithms and parameters are skipped.
+ */
 export function parseDigestHeader(value: string | null | undefined): string | undefined {
   if (!value) return undefined;
-  const m = /(?:^|,)\s*sha-256=:([A-Za-z0-9+/]+={0,2}):/i.exec(value);
-  if (!m) return undefined;
-  try {
-    const bin = atob(m[1]!);
-    if (bin.length !== 32) return undefined;
+  for (const member of value.split(",")) {
+    const m = /^\s*sha-256\s*=\s*:([A-Za-z0-9+/]+={0,2}):\s*(;.*)?$/i.exec(member);
+    if (!m) continue;
+    let bin: string;
+    try {
+      bin = atob(m[1]!);
+    } catch {
+      continue;
+    }
+    if (bin.length !== 32) continue;
     let hex = "";
     for (let i = 0; i < bin.length; i++) hex += bin.charCodeAt(i).toString(16).padStart(2, "0");
     return hex;
-  } catch {
-    return undefined;
   }
+  return undefined;
 }

@@ -1,17 +1,9 @@
 import { PixelRtsError } from "../../shared/errors.js";
 import { isSha256Hex } from "../../shared/catalog.js";
+import { parseDigestHeader } from "../../shared/hash.js";
 
-/** The `sha-256` member of a Repr-Digest (RFC 9530) field as hex, or undefined if absent/malformed. */
-export function parseReprDigest(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  for (const member of value.split(",")) {
-    const m = /^\s*sha-256\s*=\s*:([A-Za-z0-9+/]+={0,2}):\s*(;.*)?$/i.exec(member);
-    if (!m) continue;
-    const bytes = Buffer.from(m[1]!, "base64");
-    if (bytes.length === 32) return bytes.toString("hex");
-  }
-  return undefined;
-}
+/** The `sha-256` member of a Repr-Digest (RFC 9530) field as hex (one parser, shared with the Worker). */
+export const parseReprDigest = (value: string | undefined): string | undefined => parseDigestHeader(value);
 
 export function parseHexDigest(value: string | undefined): string | undefined {
   const v = value?.trim().toLowerCase();

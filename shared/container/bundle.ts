@@ -7,7 +7,7 @@ import { fail } from "../errors.js";
 import type { Sha256Fn } from "../hash.js";
 import { webSha256 } from "../hash.js";
 import type { PyDict, PyValue } from "../pyjson.js";
-import { CODE, DENSE, ENCODER_OWNED_KEYS, FORMAT, MAPPING } from "./metadata.js";
+import { CODE, DENSE, ENCODER_OWNED_KEYS, fixedRows } from "./metadata.js";
 import type { MetadataContext } from "./encode.js";
 import type { BootConfig, PixelRtsMetadata } from "./types.js";
 
@@ -79,16 +79,8 @@ export function bundleMetadata(layout: BundleLayout, input: BundleInput) {
     if (input.boot.machine) boot.set("machine", input.boot.machine);
     if (input.boot.memory) boot.set("memory", input.boot.memory);
     if (input.boot.cpus !== undefined) boot.set("cpus", input.boot.cpus);
-    const doc: PyDict = new Map<string, PyValue>([
-      ["format", FORMAT],
-      ["format_version", 2],
-      ["grid_size", ctx.gridSize],
-      ["encoding", new Map<string, PyValue>([["type", DENSE], ["bytes_per_pixel", 4], ["mapping", MAPPING]])],
-      ["offsets", offsets],
-      ["hashes", hashes],
-      ["encoding_mode", DENSE],
-      ["type", BUNDLE_TYPE],
-    ]);
+    const doc = fixedRows(ctx.gridSize, DENSE, offsets, hashes);
+    doc.set("type", BUNDLE_TYPE);
     if (input.name) doc.set("name", input.name);
     if (input.contentVersion) doc.set("content_version", input.contentVersion);
     if (input.description) doc.set("description", input.description);

@@ -104,15 +104,7 @@ export function buildMetadata(input: BuildMetadataInput): PyDict {
   for (const [name, seg] of offsets) {
     if (seg instanceof Map && seg.has("sha256")) hashes.set(name, seg.get("sha256")!);
   }
-  const out: PyDict = new Map<string, PyValue>([
-    ["format", FORMAT],
-    ["format_version", 2],
-    ["grid_size", input.gridSize],
-    ["encoding", new Map<string, PyValue>([["type", mode], ["bytes_per_pixel", 4], ["mapping", MAPPING]])],
-    ["offsets", offsets],
-    ["hashes", hashes],
-    ["encoding_mode", mode],
-  ]);
+  const out = fixedRows(input.gridSize, mode, offsets, hashes);
   for (const [key, value] of input.caller) {
     if (out.has(key)) continue;
     out.set(key === "version" ? "content_version" : key, value);
@@ -120,6 +112,19 @@ export function buildMetadata(input: BuildMetadataInput): PyDict {
   out.set("data_hash", input.dataHash);
   out.set("data_size", input.dataSize);
   return out;
+}
+
+/** Rows 1–7 of every document (spec §4.1), which callers cannot set. */
+export function fixedRows(gridSize: number, mode: typeof DENSE | typeof CODE, offsets: PyDict, hashes: PyDict): PyDict {
+  return new Map<string, PyValue>([
+    ["format", FORMAT],
+    ["format_version", 2],
+    ["grid_size", gridSize],
+    ["encoding", new Map<string, PyValue>([["type", mode], ["bytes_per_pixel", 4], ["mapping", MAPPING]])],
+    ["offsets", offsets],
+    ["hashes", hashes],
+    ["encoding_mode", mode],
+  ]);
 }
 
 /** The exact tEXt text the original writes: "PixelRTS" + compact, ASCII-escaped JSON. */

@@ -24,8 +24,8 @@ import { httpFail } from "../errors";
 import { blobKey, isHex64, parseName, verifiedKey } from "../storage/layout";
 import { headOf, MAX_HEAD_BYTES } from "../storage/head";
 import { decodeRecord, encodeRecord, recordFromHead } from "../storage/record";
-import { blobVerified, linkName } from "../storage/store";
-import { entryResponse, overridesFrom, requireSha256 } from "./publish";
+import { linkName } from "../storage/store";
+import { entryResponse, linkExisting, overridesFrom, requireSha256 } from "./publish";
 
 export const multipartRoutes = new Hono<{ Bindings: Env }>();
 
@@ -56,12 +56,8 @@ multipartRoutes.post("/api/v1/containers/:name/uploads", requirePublisher, async
   const bucket = c.env.BUCKET;
   const origin = new URL(c.req.url).origin;
 
-  const existing = await bucket.head(blobKey(sha));
-  const existingRecord = existing ? decodeRecord(existing.customMetadata) : null;
-  if (existing && existingRecord && existingRecord.size === size && (await blobVerified(bucket, existing))) {
-    const { record, created } = await linkName(bucket, name, existingRecord, existing);
-    return c.json(entryResponse(c.env, origin, name, record, { deduplicated: true }), created ? 201 : 200);
-  }
+  const linked = await linkExisting(c.env, origin, name, sha, size, overridesFrom(h));
+  if (linked) return c.json(linked.entry, linked.status);
 
   const len = Number(h.get("content-length") ?? NaN);
   if (Number.isFinite(len) && len > MAX_HEAD_BYTES) httpFail("E_TOO_LARGE", `send at most ${MAX_HEAD_BYTES} bytes (the file's head) when creating an upload`);

@@ -32,6 +32,18 @@ function withOverrides(r: ContainerRecord, o: RecordOverrides): ContainerRecord 
   return { ...r, distro: o.distro ?? r.distro, arch: o.arch ?? r.arch, kernel_version: o.kernel_version ?? r.kernel_version };
 }
 
+/**
+ * Publishing bytes the bucket already holds (same SHA-256 and size, verified): link the name to
+ * the existing blob instead of storing it again. Undefined when there is no such blob.
+ */
+export async function linkExisting(env: Env, origin: string, name: string, sha: string, size: number, overrides: RecordOverrides): Promise<{ entry: CatalogEntry & Record<string, unknown>; status: 200 | 201 } | undefined> {
+  const existing = await env.BUCKET.head(blobKey(sha));
+  const existingRecord = existing ? decodeRecord(existing.customMetadata) : null;
+  if (!existing || !existingRecord || existingRecord.size !== size || !(await blobVerified(env.BUCKET, existing))) return undefined;
+  const { record, created } = await linkName(env.BUCKET, name, withOverrides(existingRecord, overrides), existing);
+  return { entry: entryResponse(env, origin, name, record, { deduplicated: true }), status: created ? 201 : 200 };
+}
+
 export function requireSha256(h: Headers): string {
   return clientSha256(h) ?? httpFail("E_DIGEST_REQUIRED", "send the file's SHA-256 as X-PixelRTS-SHA256 (hex) or Repr-Digest: sha-256=:<base64>:");
 }
@@ -96,12 +108,10 @@ publishRoutes.put("/api/v1/containers/:name", requirePublisher, async (c) => {
   const bucket = c.env.BUCKET;
   const origin = new URL(c.req.url).origin;
 
-  const existing = await bucket.head(blobKey(sha));
-  const existingRecord = existing ? decodeRecord(existing.customMetadata) : null;
-  if (existing && existingRecord && existingRecord.size === length && (await blobVerified(bucket, existing))) {
+  const linked = await linkExisting(c.env, origin, name, sha, length, overrides);
+  if (linked) {
     await body.cancel();
-    const { record, created } = await linkName(bucket, name, withOverrides(existingRecord, overrides), existing);
-    return c.json(entryResponse(c.env, origin, name, record, { deduplicated: true }), created ? 201 : 200);
+    return c.json(linked.entry, linked.status);
   }
 
   const reader = body.getReader();
