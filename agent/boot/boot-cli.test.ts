@@ -16,7 +16,16 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const fakeBin = join(work, "bin");
 mkdirSync(fakeBin);
 const argvFile = join(work, "qemu-argv.txt");
-writeFileSync(join(fakeBin, "qemu-system-x86_64"), `#!/bin/sh\nprintf '%s\\n' "$@" > "${argvFile}"\ncase "$*" in *hang*) sleep 30;; esac\necho "fake qemu: serial line"\nexit 7\n`);
+writeFileSync(
+  join(fakeBin, "qemu-system-x86_64"),
+  `#!/bin/sh
+printf '%s\\n' "$@" > "${argvFile}"
+case "$*" in *hang*) sleep 30;; esac
+case "$*" in *wait-for-term*) trap 'echo "fake qemu: got SIGTERM"; exit 5' TERM; echo "fake qemu: waiting"; sleep 30 & wait;; esac
+echo "fake qemu: serial line"
+exit 7
+`,
+);
 chmodSync(join(fakeBin, "qemu-system-x86_64"), 0o755);
 
 const env = (path: string) => ({ ...process.env, PATH: path, PIXELRTS_CACHE_DIR: join(work, "cache"), PIXELRTS_CONFIG_DIR: join(work, "config") });
@@ -71,6 +80,20 @@ describe("pixelrts boot FILE with a recording fake QEMU", () => {
     const r = cli(withFake, "boot", "demo.rts.png", "--kvm", "off", "--append", "hang", "--timeout", "1");
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/E_BOOT_TIMEOUT/);
+  });
+
+  it("forwards SIGTERM to QEMU and exits with QEMU's status", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, [join(ROOT, "agent/bin/pixelrts.mjs"), "boot", "demo.rts.png", "--kvm", "off", "--append", "wait-for-term"], { cwd: work, env: env(withFake) });
+    let out = "";
+    let sent = false;
+    child.stdout.on("data", (c) => {
+      out += c;
+      if (!sent && out.includes("fake qemu: waiting")) sent = child.kill("SIGTERM");
+    });
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    expect(out).toContain("fake qemu: got SIGTERM");
+    expect(code).toBe(5);
   });
 
   it("refuses a container whose payload fails its hash, before QEMU sees a byte", () => {
