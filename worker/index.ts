@@ -7,6 +7,7 @@ import { cors } from "hono/cors";
 import { CATALOG_SCHEMA_VERSION } from "../shared/catalog";
 import { notFound, onError } from "./errors";
 import { catalogRoutes } from "./routes/catalog";
+import { homeRoutes } from "./routes/home";
 import { compatRoutes } from "./routes/compat";
 import { containerRoutes } from "./routes/containers";
 import { multipartRoutes } from "./routes/multipart";
@@ -58,17 +59,7 @@ app.use(
 
 app.get("/api/v1/health", (c) => c.json({ status: "ok", service: "pixelrts-edge", version: 1, schema_version: CATALOG_SCHEMA_VERSION }));
 
-app.get("/", (c) => {
-  const o = new URL(c.req.url).origin;
-  return c.json({
-    service: "pixelrts-edge",
-    catalog: `${o}/api/v1/catalog`,
-    remote_catalog: `${o}/api/v1/remote/catalog`,
-    health: `${o}/api/v1/health`,
-    docs: "docs/WORKER.md in the repository",
-  });
-});
-
+app.route("/", homeRoutes);
 app.route("/", catalogRoutes);
 app.route("/", remoteRoutes);
 app.route("/", containerRoutes);
