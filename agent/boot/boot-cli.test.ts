@@ -21,6 +21,7 @@ writeFileSync(
   `#!/bin/sh
 printf '%s\\n' "$@" > "${argvFile}"
 case "$*" in *hang*) sleep 30;; esac
+case "$*" in *term-then-zero*) trap 'exit 0' TERM; echo "fake qemu: waiting"; sleep 30 & wait;; esac
 case "$*" in *wait-for-term*) trap 'echo "fake qemu: got SIGTERM"; exit 5' TERM; echo "fake qemu: waiting"; sleep 30 & wait;; esac
 echo "fake qemu: serial line"
 exit 7
@@ -94,6 +95,49 @@ describe("pixelrts boot FILE with a recording fake QEMU", () => {
     const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
     expect(out).toContain("fake qemu: got SIGTERM");
     expect(code).toBe(5);
+  });
+
+  it("an interrupted boot exits 128+signal even when QEMU itself exits 0 (as real QEMU does)", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, [join(ROOT, "agent/bin/pixelrts.mjs"), "boot", "demo.rts.png", "--kvm", "off", "--append", "term-then-zero"], { cwd: work, env: env(withFake) });
+    let sent = false;
+    child.stdout.on("data", (c: Buffer) => {
+      if (!sent && c.toString().includes("fake qemu: waiting")) sent = child.kill("SIGTERM");
+    });
+    expect(await new Promise<number | null>((r) => child.on("exit", (c) => r(c)))).toBe(143);
+  });
+
+  it("a directory or a URL is never mistaken for a container file", () => {
+    const dir = cli(withFake, "boot", work, "--dry-run");
+    expect(dir.code).toBe(2);
+    expect(dir.stderr).toMatch(/E_USAGE: .* is not a regular file/);
+    const url = cli(withFake, "boot", "http://127.0.0.1:9/images/x.rts.png", "--dry-run");
+    expect(url.stderr).not.toMatch(/no such file/);
+    expect(url.stderr).toMatch(/E_NETWORK|E_OFFLINE/);
+  });
+
+  it("takes boot settings from each container, even when two share a payload", () => {
+    expect(cli(withFake, "pack", "--kernel", "vmlinuz", "--initrd", "initrd.img", "--cmdline", "console=ttyS0 B=2", "--memory", "1G", "-o", "b.rts.png").code).toBe(0);
+    const a = cli(withFake, "boot", "demo.rts.png", "--dry-run", "--kvm", "off");
+    const b = cli(withFake, "boot", "b.rts.png", "--dry-run", "--kvm", "off");
+    expect(a.stdout).toContain("-append 'console=ttyS0 panic=-1'");
+    expect(b.stdout).toContain("-m 1G");
+    expect(b.stdout).toContain("-append 'console=ttyS0 B=2'");
+  });
+
+  it("refuses a qcow2 disk that names a backing file on the host", () => {
+    // A minimal qcow2 v3 header whose backing_file_offset points at "/etc/hostname".
+    const q = Buffer.alloc(512);
+    q.write("QFI\xfb", 0, "latin1");
+    q.writeUInt32BE(3, 4);
+    q.writeBigUInt64BE(200n, 8);
+    q.writeUInt32BE(13, 16);
+    q.write("/etc/hostname", 200);
+    writeFileSync(join(work, "evil.qcow2"), q);
+    expect(cli(withFake, "pack", "--kernel", "vmlinuz", "--disk", "evil.qcow2", "-o", "evil.rts.png").code).toBe(0);
+    const r = cli(withFake, "boot", "evil.rts.png", "--dry-run", "--kvm", "off");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/E_NOT_BOOTABLE: the qcow2 disk names a backing file/);
   });
 
   it("refuses a container whose payload fails its hash, before QEMU sees a byte", () => {

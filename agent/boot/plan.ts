@@ -39,3 +39,17 @@ export function planBoot(m: PixelRtsMetadata, payloadSize: number): BootPlan {
 export function diskFormat(head: Uint8Array): "qcow2" | "raw" {
   return head[0] === 0x51 && head[1] === 0x46 && head[2] === 0x49 && head[3] === 0xfb ? "qcow2" : "raw";
 }
+
+/**
+ * A qcow2 image can name other files for QEMU to open: a backing file, or an external data
+ * file. Those would let a container read files of the boot host, so such images are refused.
+ */
+export function checkDiskImage(disk: Uint8Array): void {
+  if (diskFormat(disk) !== "qcow2") return;
+  if (disk.length < 72) fail("E_NOT_BOOTABLE", "the disk is a truncated qcow2 image");
+  const v = new DataView(disk.buffer, disk.byteOffset, disk.byteLength);
+  if (v.getBigUint64(8) !== 0n) fail("E_NOT_BOOTABLE", "the qcow2 disk names a backing file on the boot host: refusing it (flatten it with qemu-img convert first)");
+  if (v.getUint32(4) >= 3 && disk.length >= 80 && (v.getBigUint64(72) & 4n) !== 0n) {
+    fail("E_NOT_BOOTABLE", "the qcow2 disk uses an external data file on the boot host: refusing it");
+  }
+}

@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
+import { constants as osConstants } from "node:os";
 import { fail, PixelRtsError } from "../../shared/errors.js";
 import { QEMU_PACKAGES, type Arch, type QemuCommand } from "./qemu-argv.js";
 
@@ -23,7 +24,11 @@ export function requireQemu(arch: Arch, binary: string): string {
   return findOnPath(binary) ?? fail("E_QEMU_NOT_FOUND", `${binary} is not installed (${QEMU_PACKAGES[arch]})`, { binary });
 }
 
-export function kvmUsable(): boolean {
+const HOST_ARCH: Record<string, Arch> = { x64: "x86_64", arm64: "aarch64", riscv64: "riscv64" };
+
+/** KVM can run the guest: /dev/kvm is usable and the guest has the host's architecture. */
+export function kvmUsable(guest: string): boolean {
+  if (HOST_ARCH[process.arch] !== guest) return false;
   try {
     accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
     return true;
@@ -48,12 +53,20 @@ export function runQemu(binaryPath: string, cmd: QemuCommand, opts: { timeoutMs?
       timedOut = true;
       child.kill("SIGKILL");
     }, opts.timeoutMs) : undefined;
-    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    // Set when we passed the user's Ctrl-C/SIGTERM on: QEMU then exits 0, but the boot was interrupted.
+    let forwarded: NodeJS.Signals | undefined;
+    const forward = (sig: NodeJS.Signals) => () => {
+      forwarded ??= sig;
+      child.kill(sig);
+    };
     const onInt = forward("SIGINT");
     const onTerm = forward("SIGTERM");
     process.on("SIGINT", onInt);
     process.on("SIGTERM", onTerm);
-    const onAbort = () => child.kill("SIGTERM");
+    const onAbort = () => {
+      forwarded ??= "SIGTERM";
+      child.kill("SIGTERM");
+    };
     opts.signal?.addEventListener("abort", onAbort);
     const cleanup = () => {
       if (timer) clearTimeout(timer);
@@ -68,7 +81,10 @@ export function runQemu(binaryPath: string, cmd: QemuCommand, opts: { timeoutMs?
     child.on("exit", (code, signal) => {
       cleanup();
       if (timedOut) reject(new PixelRtsError("E_BOOT_TIMEOUT", `QEMU was still running after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s and was stopped (--timeout)`));
-      else resolve(code ?? 128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 9));
+      else if (code !== null && code !== 0) resolve(code);
+      else if (signal) resolve(128 + (osConstants.signals[signal] ?? 9));
+      else if (forwarded) resolve(128 + osConstants.signals[forwarded]);
+      else resolve(0);
     });
   });
 }

@@ -12,13 +12,12 @@ import { decodeFile, readHead, writeFileAtomic } from "../codec/files.js";
 import { NODE_CODEC } from "../codec/node-platform.js";
 import { hashFile } from "../cache/index.js";
 import type { BootFiles } from "./qemu-argv.js";
-import { diskFormat, planBoot } from "./plan.js";
+import { checkDiskImage, diskFormat, planBoot } from "./plan.js";
 import type { BootConfig } from "../../shared/container/types.js";
 
 interface Manifest {
   version: 1;
   data_hash: string;
-  boot?: BootConfig;
   files: { role: "kernel" | "initrd" | "disk"; file: string; size: number; sha256: string; format?: "qcow2" | "raw" }[];
   warnings: string[];
 }
@@ -36,14 +35,14 @@ export function unpackedDir(cacheRoot: string, dataHash: string): string {
   return join(cacheRoot, "v1", "unpacked", dataHash);
 }
 
-function toUnpacked(dir: string, m: Manifest, reused: boolean): Unpacked {
+function toUnpacked(dir: string, m: Manifest, reused: boolean, boot: BootConfig | undefined): Unpacked {
   const files: BootFiles = {};
   for (const f of m.files) {
     const path = join(dir, f.file);
     if (f.role === "disk") files.disk = { path, format: f.format ?? "raw" };
     else files[f.role] = path;
   }
-  return { files, boot: m.boot, dataHash: m.data_hash, reused, warnings: m.warnings };
+  return { files, boot, dataHash: m.data_hash, reused, warnings: m.warnings };
 }
 
 /** The manifest, if every file it lists is still there with its recorded SHA-256. */
@@ -68,27 +67,33 @@ export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise
   const head = await readHead(pngPath);
   const dataHash = head.metadata.data_hash?.toLowerCase();
   if (!dataHash) fail("E_NOT_BOOTABLE", "the container has no data_hash, so its payload cannot be verified: refusing to boot it");
-  const dir = unpackedDir(cacheRoot, dataHash);
+  // Keyed by the payload and the metadata that decides what is extracted: two containers with
+  // the same payload but other segment tables must not share unpacked files.
+  const m = head.metadata;
+  const plan = JSON.stringify([m.type ?? null, m.offsets ?? null, m.segments ?? null, m.disk_size ?? null]);
+  const dir = unpackedDir(cacheRoot, await NODE_CODEC.sha256(new TextEncoder().encode(`${dataHash}\n${plan}`)));
   const existing = await readManifest(dir);
-  if (existing) return toUnpacked(dir, existing, true);
+  // The boot settings always come from this container's metadata, never from an earlier unpack.
+  if (existing) return toUnpacked(dir, existing, true, m.boot);
   // Missing, incomplete or damaged: unpack again from the (verified) container.
   await rm(dir, { recursive: true, force: true });
 
   const decoded = await decodeFile(pngPath, { sidecar: false });
-  const plan = planBoot(decoded.metadata, decoded.payload.length);
+  const bootPlan = planBoot(decoded.metadata, decoded.payload.length);
   const staging = `${dir}.${randomBytes(4).toString("hex")}.tmp`;
   await mkdir(staging, { recursive: true });
   try {
     const files: Manifest["files"] = [];
     for (const role of ["kernel", "initrd", "disk"] as const) {
-      const ref = plan[role];
+      const ref = bootPlan[role];
       if (!ref) continue;
       const bytes = await extractSegment(decoded.metadata, decoded.payload, ref, NODE_CODEC.sha256);
+      if (role === "disk") checkDiskImage(bytes);
       await writeFileAtomic(join(staging, role), bytes);
       await chmod(join(staging, role), 0o444);
       files.push({ role, file: role, size: bytes.length, sha256: await NODE_CODEC.sha256(bytes), ...(role === "disk" ? { format: diskFormat(bytes) } : {}) });
     }
-    const manifest: Manifest = { version: 1, data_hash: dataHash, boot: decoded.metadata.boot, files, warnings: plan.warnings };
+    const manifest: Manifest = { version: 1, data_hash: dataHash, files, warnings: bootPlan.warnings };
     await writeFileAtomic(join(staging, "manifest.json"), new TextEncoder().encode(JSON.stringify(manifest)));
     await mkdir(join(cacheRoot, "v1", "unpacked"), { recursive: true });
     try {
@@ -99,7 +104,7 @@ export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise
       await rm(staging, { recursive: true, force: true });
     }
     const final = (await readManifest(dir)) ?? fail("E_CACHE_CORRUPT", `unpacked files in ${dir} are incomplete`);
-    return toUnpacked(dir, final, false);
+    return toUnpacked(dir, final, false, m.boot);
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     throw e;

@@ -1,5 +1,5 @@
 /** Container files on disk: decode with the sidecar rule, write atomically. */
-import { createReadStream, existsSync } from "node:fs";
+import { createReadStream, existsSync, statSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -26,8 +26,13 @@ export async function findSidecar(pngPath: string, explicit?: string | false): P
   }
 }
 
-function openForRead(path: string) {
+function requireFile(path: string): void {
   if (!existsSync(path)) fail("E_NOT_FOUND", `no such file: ${path}`);
+  if (!statSync(path).isFile()) fail("E_USAGE", `${path} is not a regular file`);
+}
+
+function openForRead(path: string) {
+  requireFile(path);
   return createReadStream(path, { highWaterMark: READ_CHUNK });
 }
 
@@ -39,6 +44,7 @@ export async function decodeFile(path: string, opts: DecodeOptions & { sidecar?:
 
 /** Reads only up to the first IDAT (fast metadata look). */
 export async function readHead(path: string): Promise<ContainerHead> {
+  requireFile(path);
   const fh = await open(path, "r").catch(() => fail("E_NOT_FOUND", `no such file: ${path}`));
   try {
     let size = 64 * 1024;

@@ -45,6 +45,7 @@ export function bootFlagsFrom(values: CommandContext["values"], boot: { cmdline?
 }
 
 function looksLikeFile(ref: string): boolean {
+  if (/^https?:\/\//i.test(ref)) return false;
   return existsSync(ref) || ref.endsWith(".png") || ref.startsWith("./") || ref.startsWith("/");
 }
 
@@ -119,7 +120,8 @@ export const bootCommand: Command = {
 async function bootFrom(ctx: CommandContext, ref: string, pngPath: string, cacheDir: string, timeoutMs: number | undefined): Promise<number> {
   const unpacked = await unpackForBoot(pngPath, cacheDir);
   for (const w of unpacked.warnings) ctx.err(`warning: ${w}`);
-  const flags = bootFlagsFrom(ctx.values, unpacked.boot, ctx.values.kvm === "off" ? false : kvmUsable());
+  const guestArch = (ctx.values.arch as string | undefined) ?? unpacked.boot?.arch ?? "x86_64";
+  const flags = bootFlagsFrom(ctx.values, unpacked.boot, ctx.values.kvm === "off" ? false : kvmUsable(guestArch));
   const cmd = buildQemuCommand(unpacked.files, flags);
   if (ctx.values["dry-run"]) {
     if (ctx.json) ctx.out(JSON.stringify({ event: "dry-run", binary: cmd.binary, args: cmd.args, accel: cmd.accel, reused_unpack: unpacked.reused }));
