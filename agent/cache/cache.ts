@@ -122,22 +122,18 @@ export class ContentCache {
   }
 
   /**
-   * Moves a verified temp file into place and records it. An existing blob with the same hash
-   * is success (content addressing): the temp file is dropped and the index entry merged.
+   * Moves a verified temp file into place and records it. The verified bytes always replace
+   * whatever sits at the blob path (rename is atomic, and an old file there was never re-checked),
+   * and the index entry is merged.
    */
   async commit(tmpPath: string, info: CommitInfo): Promise<CacheEntry> {
     await this.init();
     const blob = this.layout.blob(info.sha256);
     try {
       await mkdir(blob.slice(0, blob.lastIndexOf("/")), { recursive: true });
-      const existing = await stat(blob).catch(() => undefined);
-      if (existing && existing.size === info.size) {
-        await rm(tmpPath, { force: true });
-      } else {
-        await chmod(tmpPath, 0o444);
-        await rename(tmpPath, blob);
-        await fsyncDir(blob.slice(0, blob.lastIndexOf("/")));
-      }
+      await chmod(tmpPath, 0o444);
+      await rename(tmpPath, blob);
+      await fsyncDir(blob.slice(0, blob.lastIndexOf("/")));
     } catch (e) {
       await rm(tmpPath, { force: true }).catch(() => {});
       throw ioError(e, "cannot move the download into the cache");

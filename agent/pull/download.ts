@@ -219,8 +219,11 @@ async function attemptOnce(target: DownloadTarget, deps: DownloadDeps, paths: { 
         if (fed !== start) throw new ResumeRefused("partial file changed while resuming");
       }
       bodyTaken = true;
-      await streamToFile(res.body, paths.data, start, total, (c) => hasher.update(c), deps, ctx, ref);
+      await streamToFile(res.body, paths.data, start, total, (c) => hasher.update(c), deps, ctx, ref, isStrongEtag(etag));
       const actual = await hasher.digest();
+      // A resumed download that fails its hash may be our own damaged partial file, not the
+      // server's fault: start over from byte 0 once before calling the bytes wrong.
+      if (actual !== sha256 && start > 0) throw new ResumeRefused(`resumed bytes do not hash to ${sha256.slice(0, 12)}… (the partial file may be damaged)`);
       if (actual !== sha256) {
         throw new PixelRtsError("E_DIGEST_MISMATCH", `${url}: downloaded bytes hash to ${actual.slice(0, 12)}…, expected ${sha256.slice(0, 12)}…; nothing cached`, { url, expected: sha256, actual, retryable: false });
       }
@@ -268,6 +271,8 @@ async function streamToFile(
   deps: DownloadDeps,
   ctx: AttemptContext,
   ref: string,
+  /** Bytes written now survive a failure (strong validator kept): only then do they reset the retry budget. */
+  resumable: boolean,
 ): Promise<void> {
   let fh: FileHandle;
   try {
@@ -296,7 +301,7 @@ async function streamToFile(
       }
     }
     written += len;
-    ctx.progressed();
+    if (resumable) ctx.progressed();
     deps.emit({ event: "progress", ref, bytes: written, total });
   };
   const flush = async () => {

@@ -117,6 +117,38 @@ describe("pull: resume", () => {
     expect(fileGets().map((g) => g.range)).toEqual([undefined, undefined]);
   });
 
+  it("gives up after the retry budget when no attempt can be resumed (regression: unbounded retries)", async () => {
+    await setup({ etag: "weak", faults: Array.from({ length: 10 }, () => ({ kind: "reset" as const, at: 100_000 })), settings: { retries: 3 } });
+    expect(await codeOf(ensureCached(t.agent, "tiny"))).toMatch(/^E_(NETWORK|TRUNCATED)$/);
+    expect(fileGets()).toHaveLength(4);
+  });
+
+  it("a damaged partial file is dropped and the pull restarts from byte 0, not blamed on the server", async () => {
+    await setup({ faults: [{ kind: "reset", at: 1_000_000 }], settings: { retries: 0 } });
+    expect(await codeOf(ensureCached(t.agent, "tiny"))).toMatch(/^E_(NETWORK|TRUNCATED)$/);
+    const dir = t.agent.cache.layout.partialDir;
+    const part = (await readdir(dir)).find((f) => f.endsWith(".part"))!;
+    const bytes = await readFile(join(dir, part));
+    bytes.fill(0, 5000, 5004);
+    await writeFile(join(dir, part), bytes);
+    const r = await ensureCached(t.agent, "tiny", { emit: t.emit });
+    expect(sha(await readFile(r.path))).toBe(SHA);
+    expect(fileGets().slice(1).map((g) => g.range)).toEqual([expect.stringMatching(/^bytes=\d+-$/), undefined]);
+  });
+
+  it("a fresh verified download replaces a damaged blob left without its index entry", async () => {
+    await setup();
+    const first = await ensureCached(t.agent, "tiny");
+    const { chmod, unlink } = await import("node:fs/promises");
+    await chmod(first.path, 0o644);
+    const damaged = await readFile(first.path);
+    damaged[1234] = damaged[1234]! ^ 0xff;
+    await writeFile(first.path, damaged);
+    await unlink(t.agent.cache.layout.index(SHA));
+    const again = await ensureCached(t.agent, "tiny");
+    expect(sha(await readFile(again.path))).toBe(SHA);
+  });
+
   it("a truncated body (FIN before Content-Length) is retried from where it stopped", async () => {
     await setup({ faults: [{ kind: "truncate", at: 700_000 }] });
     const r = await ensureCached(t.agent, "tiny", { emit: t.emit });
