@@ -14,7 +14,7 @@ export interface WorkerConfig {
   remoteConfigErrors: string[];
   /** Per-remote timeout, ms (`REMOTE_TIMEOUT_MS`, default 10000 like the v1.2 client). */
   remoteTimeoutMs: number;
-  /** Largest remote catalog body read, bytes (`REMOTE_MAX_BYTES`, default 8 MiB). */
+  /** Largest remote catalog body read, bytes (`REMOTE_MAX_BYTES`, default 2 MiB: parsing JSON costs ~20x its size in memory, and an isolate has 128 MB). */
   remoteMaxBytes: number;
   /** A remote answer is fresh this long, s (`REMOTE_FRESH_SECONDS`, default 60 like v1.2). */
   remoteFreshSeconds: number;
@@ -101,7 +101,7 @@ export function getConfig(env: Env): WorkerConfig {
     remotes: remotes.filter((r) => r.id !== id),
     remoteConfigErrors: errors,
     remoteTimeoutMs: int(e.REMOTE_TIMEOUT_MS, 10_000, 1, 120_000),
-    remoteMaxBytes: int(e.REMOTE_MAX_BYTES, 8 * 1024 * 1024, 1024, 128 * 1024 * 1024),
+    remoteMaxBytes: int(e.REMOTE_MAX_BYTES, 2 * 1024 * 1024, 1024, 16 * 1024 * 1024),
     remoteFreshSeconds: int(e.REMOTE_FRESH_SECONDS, 60, 0, 86_400),
     remoteStaleSeconds: int(e.REMOTE_STALE_SECONDS, 3600, 0, 30 * 86_400),
     maxUploadBytes: int(e.MAX_UPLOAD_BYTES, 100_000_000, 1, 5 * 1024 ** 3),

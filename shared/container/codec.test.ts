@@ -236,6 +236,27 @@ describe("hostile and broken input gives a clear error, never a hang or a crash"
     await expect(decodeContainer(container({ payload, metaChunk: () => bomb }), { maxTextBytes: 16 << 20 })).rejects.toMatchObject({ code: "E_TOO_LARGE" });
   });
 
+  it("decompression bombs: output is bounded by original_size before inflating (regression)", async () => {
+    // 400 zstd RLE blocks of 1 MiB each from 1.6 kB, claiming a 16-byte original.
+    const blocks: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      const h = (i === 399 ? 1 : 0) | (1 << 1) | ((1 << 20) << 3);
+      blocks.push(h & 255, (h >> 8) & 255, (h >> 16) & 255, 0x41);
+    }
+    const zst = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, ...blocks]);
+    const meta = (extra: Record<string, unknown>) => ({ data_hash: sha(new Uint8Array(16)), data_size: 16, encoded_size: zst.length, compression: { type: "zstd-h5", ...extra } });
+    const err = await decodeContainer(container({ payload: zst, g: 32, meta: meta({ original_size: 16 }) })).catch((e) => e);
+    expect(["E_HASH_MISMATCH", "E_DECOMPRESS"]).toContain(err.code);
+    await expect(decodeContainer(container({ payload: zst, g: 32, meta: meta({}) }))).rejects.toMatchObject({ code: "E_METADATA_INVALID" });
+    await expect(decodeContainer(container({ payload: zst, g: 32, meta: meta({ original_size: 2 ** 40 }) }))).rejects.toMatchObject({ code: "E_TOO_LARGE" });
+  });
+
+  it("many compressed text chunks share one budget (regression)", async () => {
+    const z = { type: "zTXt", data: concatBytes([new TextEncoder().encode("Comment\0\0"), zlib.deflateSync(Buffer.alloc(6 << 20, 0x20))]) };
+    const file = container({ payload, g: 16, before: [z, z, z, z, z, text("PixelRTS", `PixelRTS${pyDumps({ data_hash: sha(payload), data_size: 300 })}`)] });
+    await expect(decodeContainer(file, { maxTextBytes: 16 << 20 })).rejects.toMatchObject({ code: "E_TOO_LARGE" });
+  });
+
   it("metadata claiming more bytes than the grid holds is rejected, not truncated", async () => {
     const file = container({ payload, g: 16, meta: { data_size: 16 * 16 * 4 + 1 } });
     await expect(decodeContainer(file)).rejects.toMatchObject({ code: "E_SIZE_EXCEEDS_GRID" });

@@ -134,13 +134,16 @@ function strictBase64(s: string): Uint8Array {
   return out;
 }
 
-async function decompressPayload(stored: Uint8Array, m: PixelRtsMetadata, zlib: ZlibPlatform): Promise<Uint8Array> {
+async function decompressPayload(stored: Uint8Array, m: PixelRtsMetadata, zlib: ZlibPlatform, maxPayload: number): Promise<Uint8Array> {
   const c = m.compression!;
   const type = String(c.type ?? "");
   const expected = c.original_size;
-  if (expected !== undefined && (typeof expected !== "number" || !Number.isSafeInteger(expected) || expected < 0)) {
+  // The output size is bounded before anything is inflated: a few bytes of zstd or zlib can
+  // claim gigabytes.
+  if (typeof expected !== "number" || !Number.isSafeInteger(expected) || expected < 0) {
     fail("E_METADATA_INVALID", "compression.original_size must be a non-negative integer");
   }
+  if (expected > maxPayload) fail("E_TOO_LARGE", `compression.original_size ${expected} is over the ${maxPayload}-byte payload limit`);
   let out: Uint8Array;
   if (type === "none" && stored.length === 0) out = stored;
   else {
@@ -148,13 +151,13 @@ async function decompressPayload(stored: Uint8Array, m: PixelRtsMetadata, zlib: 
     if (!isZstd && type !== "zlib" && type !== "zstd-h5") fail("E_UNSUPPORTED_COMPRESSION", `compression type ${JSON.stringify(type)} is not supported`);
     try {
       // Follow the magic when it disagrees with the type, as the original tries zstd then zlib.
-      out = isZstd ? zstdDecompress(stored) : await inflateBounded(stored, expected ?? 0x7fffffff, zlib.inflate);
+      out = isZstd ? zstdDecompress(stored, new Uint8Array(expected)) : await inflateBounded(stored, expected, zlib.inflate);
     } catch (e) {
       if (isPixelRtsError(e) && e.code === "E_TOO_LARGE") fail("E_DECOMPRESS", `Decompression failed: output exceeds original_size ${expected}`);
       fail("E_DECOMPRESS", `Decompression failed: ${(e as Error).message}`, {}, e);
     }
   }
-  if (expected !== undefined && out.length !== expected) {
+  if (out.length !== expected) {
     fail("E_DECOMPRESS", `Decompression failed: got ${out.length} bytes, compression.original_size says ${expected}`);
   }
   return out;
@@ -173,10 +176,17 @@ export async function decodeContainer(source: ByteSource, opts: DecodeOptions = 
   let idatEnded = false;
   let sawIend = false;
 
+  // One budget for all text chunks together (like Pillow's MAX_TEXT_MEMORY): many small
+  // compressed chunks must not add up to gigabytes.
+  let textBudget = maxText ?? 64 << 20;
   const collect = async (c: PngChunk) => {
     if (TEXT_CHUNK_TYPES.has(c.type)) {
-      const t = await decodeTextChunk(c, maxText ?? 64 << 20, zlib.inflate);
-      if (t) texts.push(t);
+      if (textBudget <= 0) fail("E_TOO_LARGE", "text chunks exceed the total text budget");
+      const t = await decodeTextChunk(c, textBudget, zlib.inflate);
+      if (t) {
+        textBudget -= t.text.length;
+        texts.push(t);
+      }
     } else if (c.type === "PLTE") palette = { rgb: c.data };
     else if (c.type === "tRNS" && palette) palette.alpha = c.data;
     else if (c.type === "IEND") sawIend = true;
@@ -293,7 +303,7 @@ export async function decodeContainer(source: ByteSource, opts: DecodeOptions = 
         stored = curveFromRaster(raster!, g, n);
       }
     }
-    const payload = metadata.compression ? await decompressPayload(stored, metadata, zlib) : stored;
+    const payload = metadata.compression ? await decompressPayload(stored, metadata, zlib, 4 * maxGrid * maxGrid) : stored;
     if (metadata.data_size !== undefined && payload.length !== metadata.data_size) {
       fail("E_SIZE_MISMATCH", `payload is ${payload.length} bytes but data_size says ${metadata.data_size}`);
     }

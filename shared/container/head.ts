@@ -25,6 +25,7 @@ export type HeadScan = { done: true; head: ContainerHead } | { done: false; need
 export async function scanContainerHead(prefix: Uint8Array, opts: HeadOptions = {}): Promise<HeadScan> {
   const maxText = opts.maxTextBytes ?? DEFAULT_MAX_ANCILLARY_BYTES;
   const texts: TextChunk[] = [];
+  let textBudget = maxText; // for all text chunks together
   let ihdr: ContainerHead["ihdr"] | undefined;
   try {
     for await (const chunk of readPngChunks(prefix, { crc32: opts.crc32, maxAncillaryBytes: maxText, prefix: true, stopAt: "IDAT" })) {
@@ -34,8 +35,12 @@ export async function scanContainerHead(prefix: Uint8Array, opts: HeadOptions = 
         continue;
       }
       if (TEXT_CHUNK_TYPES.has(chunk.type)) {
-        const t = await decodeTextChunk(chunk, maxText, opts.inflate);
-        if (t) texts.push(t);
+        if (textBudget <= 0) fail("E_TOO_LARGE", "text chunks exceed the total text budget");
+        const t = await decodeTextChunk(chunk, textBudget, opts.inflate);
+        if (t) {
+          textBudget -= t.text.length;
+          texts.push(t);
+        }
       } else if (chunk.type === "IDAT" || chunk.type === "IEND") {
         const selected = selectMetadata(texts);
         if (!selected) fail("E_NO_METADATA", "No metadata found: no PixelRTS text chunk before the image data");

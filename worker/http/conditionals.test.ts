@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { evaluateConditionals, ifRangeAllows, parseEtagList } from "./conditionals";
+import { evaluateConditionals, ifRangeAllows, parseEtagList, parseHttpDate } from "./conditionals";
 
 const v = { etag: '"abc"', lastModified: new Date("2026-01-02T03:04:05.678Z") };
 const LM = "Fri, 02 Jan 2026 03:04:05 GMT";
@@ -48,4 +48,16 @@ it("parseEtagList skips junk", () => {
     { weak: true, opaque: '"b"' },
   ]);
   expect(parseEtagList(" * ")).toBe("*");
+});
+
+describe("parseHttpDate (RFC 9110 §5.6.7 only)", () => {
+  it.each([
+    ["Sun, 06 Nov 1994 08:49:37 GMT", 784111777],
+    ["Sunday, 06-Nov-94 08:49:37 GMT", 784111777],
+    ["Sun Nov  6 08:49:37 1994", 784111777],
+    ["Dec 2099", null],
+    ["1", null],
+    ["2026-11-27T00:00:00Z", null],
+    ["Sun, 31 Feb 1994 08:49:37 GMT", null],
+  ])("%s → %s", (v, want) => expect(parseHttpDate(v)).toBe(want));
 });

@@ -32,6 +32,12 @@ export interface ServeOptions {
   container?: boolean;
   /** Name used in 404 messages. */
   what?: string;
+  /**
+   * For URLs whose target can change (container ids): when the URL last changed target. Used as
+   * Last-Modified instead of the blob's upload time (a name can be pointed back at an older
+   * blob), and then a date is not a strong validator, so If-Range with a date never matches.
+   */
+  repointedAt?: Date;
 }
 
 /** SHA-256 hex of a stored container: R2's checksum, else the verified record's. */
@@ -50,10 +56,14 @@ async function assertIntegrity(bucket: R2Bucket, obj: R2Object, what: string): P
   httpFail("E_NOT_FOUND", `${what} is not available (upload not verified)`);
 }
 
+function lastModifiedOf(obj: R2Object, o: ServeOptions): Date {
+  return o.repointedAt && o.repointedAt > obj.uploaded ? o.repointedAt : obj.uploaded;
+}
+
 function representationHeaders(obj: R2Object, o: ServeOptions): Headers {
   const h = new Headers();
   h.set("ETag", obj.httpEtag);
-  h.set("Last-Modified", obj.uploaded.toUTCString());
+  h.set("Last-Modified", lastModifiedOf(obj, o).toUTCString());
   h.set("Cache-Control", o.cacheControl);
   h.set("Accept-Ranges", "bytes");
   h.set("Content-Type", o.contentType ?? obj.httpMetadata?.contentType ?? "application/octet-stream");
@@ -101,7 +111,7 @@ export async function serveObject(c: Context, o: ServeOptions): Promise<Response
     if (!head) httpFail("E_NOT_FOUND", `${what} not found`);
     if (o.container) await assertIntegrity(o.bucket, head, what);
     const headers = representationHeaders(head, o);
-    const v: Validators = { etag: head.httpEtag, lastModified: head.uploaded };
+    const v: Validators = { etag: head.httpEtag, lastModified: lastModifiedOf(head, o), dateIsStrong: !o.repointedAt };
 
     const outcome = evaluateConditionals(req.headers, v, method);
     if (outcome === "not-modified") return new Response(null, { status: 304, headers: validatorHeaders(headers) });

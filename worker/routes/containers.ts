@@ -28,6 +28,7 @@ export async function serveContainer(c: Context<{ Bindings: Env }>, rawId: strin
     filename: `${id}.rts.png`,
     container: true,
     what: `container ${id}`,
+    repointedAt: pointer.uploaded,
   });
 }
 

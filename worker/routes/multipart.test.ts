@@ -60,6 +60,17 @@ describe("multipart upload", () => {
     expect(await res.json()).toMatchObject({ id: "bigdisk-again", deduplicated: true, sha256: big.sha256 });
   });
 
+  it("an upload claiming a published SHA-256 with another size is refused and the blob survives (regression)", async () => {
+    const lie = { bytes: new Uint8Array(big.bytes.length + 1), sha256: big.sha256 } as Fixture;
+    lie.bytes.set(big.bytes);
+    const res = await create("hijack", lie, big.sha256);
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ error: { code: "E_CONFLICT" } });
+    const get = await call("/api/v1/containers/bigdisk");
+    expect(get.status).toBe(200);
+    expect(await sha256Hex(await get.arrayBuffer())).toBe(big.sha256);
+  });
+
   it("complete with a wrong declared SHA-256 deletes the object and leaves no entry", async () => {
     const other = await makeContainer(5 * MiB + 1000, { type: "os", name: "liar" }, 78);
     const before = await allKeys(env.BUCKET);

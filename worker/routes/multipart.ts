@@ -24,7 +24,7 @@ import { httpFail } from "../errors";
 import { blobKey, isHex64, parseName, verifiedKey } from "../storage/layout";
 import { headOf, MAX_HEAD_BYTES } from "../storage/head";
 import { decodeRecord, encodeRecord, recordFromHead } from "../storage/record";
-import { linkName } from "../storage/store";
+import { blobVerified, linkName } from "../storage/store";
 import { entryResponse, linkExisting, overridesFrom, requireSha256 } from "./publish";
 
 export const multipartRoutes = new Hono<{ Bindings: Env }>();
@@ -46,6 +46,13 @@ function decodeUploadId(token: string): { sha: string; uploadId: string } {
   httpFail("E_BAD_UPLOAD", "unknown upload id");
 }
 
+async function refuseIfPublished(bucket: R2Bucket, sha: string): Promise<void> {
+  const blob = await bucket.head(blobKey(sha));
+  if (blob && (await blobVerified(bucket, blob))) {
+    httpFail("E_CONFLICT", `a published blob already has SHA-256 ${sha} with ${blob.size} bytes: the declared X-PixelRTS-Size is wrong`);
+  }
+}
+
 multipartRoutes.post("/api/v1/containers/:name/uploads", requirePublisher, async (c) => {
   const name = parseName(c.req.param("name"));
   const h = c.req.raw.headers;
@@ -58,6 +65,9 @@ multipartRoutes.post("/api/v1/containers/:name/uploads", requirePublisher, async
 
   const linked = await linkExisting(c.env, origin, name, sha, size, overridesFrom(h));
   if (linked) return c.json(linked.entry, linked.status);
+  // A verified blob under this SHA-256 with another size means the declared size is wrong; an
+  // upload must never overwrite (and on failure delete) a blob that is already published.
+  await refuseIfPublished(bucket, sha);
 
   const len = Number(h.get("content-length") ?? NaN);
   if (Number.isFinite(len) && len > MAX_HEAD_BYTES) httpFail("E_TOO_LARGE", `send at most ${MAX_HEAD_BYTES} bytes (the file's head) when creating an upload`);
@@ -118,6 +128,14 @@ multipartRoutes.post("/api/v1/containers/:name/uploads/:upload/complete", requir
     if (!parts.length || parts.some((p) => !Number.isInteger(p.partNumber) || !p.etag)) throw new Error();
   } catch {
     httpFail("E_BAD_REQUEST", 'body must be {"parts":[{"part_number":1,"etag":"..."}, ...]}');
+  }
+  // Someone published these bytes while this upload ran: keep theirs, drop ours.
+  const current = await bucket.head(blobKey(sha));
+  if (current && (await blobVerified(bucket, current))) {
+    await bucket.resumeMultipartUpload(blobKey(sha), uploadId).abort().catch(() => {});
+    const existing = await linkExisting(c.env, new URL(c.req.url).origin, name, sha, current.size, {});
+    if (existing) return c.json(existing.entry, existing.status);
+    httpFail("E_CONFLICT", "a blob with this SHA-256 is already published");
   }
   let obj: R2Object;
   try {

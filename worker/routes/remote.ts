@@ -52,7 +52,8 @@ remoteRoutes.get("/api/v1/remote/catalog", async (c) => {
   const query = parseCatalogQuery(c.req.url);
   const origin = new URL(c.req.url).origin;
   const local = localSource(c.env, origin);
-  const noCache = /no-cache|max-age=0/i.test(c.req.header("cache-control") ?? "") || /no-cache/i.test(c.req.header("pragma") ?? "");
+  // Only an explicit no-cache waits for the remotes: browsers send max-age=0 on every reload.
+  const noCache = /no-cache/i.test(c.req.header("cache-control") ?? "") || /no-cache/i.test(c.req.header("pragma") ?? "");
   const waitUntil = (p: Promise<unknown>) => {
     try {
       c.executionCtx.waitUntil(p);
