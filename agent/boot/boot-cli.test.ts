@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -151,5 +151,13 @@ describe("pixelrts boot FILE with a recording fake QEMU", () => {
     const r = cli(withFake, "boot", join(ROOT, "test/fixtures/vectors/tiny_16b.rts.png"), "--kvm", "off");
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/E_NOT_BOOTABLE/);
+  });
+
+  it("cache clear removes unpacked boot files too", () => {
+    const unpacked = join(work, "cache/v1/unpacked");
+    expect(readdirSync(unpacked).length).toBeGreaterThan(0);
+    const r = cli(withFake, "cache", "clear", "--yes");
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(unpacked)).toEqual([]);
   });
 });

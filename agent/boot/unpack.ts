@@ -3,14 +3,14 @@
  * holds kernel, initrd and disk as hash-checked, read-only files plus a manifest written last.
  * A second boot of the same payload reads the manifest and does not decode again.
  */
-import { chmod, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { extractSegment } from "../../shared/container/bundle.js";
 import { fail } from "../../shared/errors.js";
 import { decodeFile, readHead, writeFileAtomic } from "../codec/files.js";
 import { NODE_CODEC } from "../codec/node-platform.js";
-import { hashFile } from "../cache/index.js";
+import { CacheLayout, hashFile } from "../cache/index.js";
 import type { BootFiles } from "./qemu-argv.js";
 import { checkDiskImage, diskFormat, planBoot } from "./plan.js";
 import type { BootConfig } from "../../shared/container/types.js";
@@ -31,8 +31,8 @@ export interface Unpacked {
   warnings: string[];
 }
 
-export function unpackedDir(cacheRoot: string, dataHash: string): string {
-  return join(cacheRoot, "v1", "unpacked", dataHash);
+export function unpackedDir(cacheRoot: string, key: string): string {
+  return join(new CacheLayout(cacheRoot).unpackedDir, key);
 }
 
 function toUnpacked(dir: string, m: Manifest, reused: boolean, boot: BootConfig | undefined): Unpacked {
@@ -74,7 +74,11 @@ export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise
   const dir = unpackedDir(cacheRoot, await NODE_CODEC.sha256(new TextEncoder().encode(`${dataHash}\n${plan}`)));
   const existing = await readManifest(dir);
   // The boot settings always come from this container's metadata, never from an earlier unpack.
-  if (existing) return toUnpacked(dir, existing, true, m.boot);
+  if (existing) {
+    const now = new Date();
+    await utimes(join(dir, "manifest.json"), now, now).catch(() => {}); // last use, for `cache gc`
+    return toUnpacked(dir, existing, true, m.boot);
+  }
   // Missing, incomplete or damaged: unpack again from the (verified) container.
   await rm(dir, { recursive: true, force: true });
 
@@ -95,7 +99,7 @@ export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise
     }
     const manifest: Manifest = { version: 1, data_hash: dataHash, files, warnings: bootPlan.warnings };
     await writeFileAtomic(join(staging, "manifest.json"), new TextEncoder().encode(JSON.stringify(manifest)));
-    await mkdir(join(cacheRoot, "v1", "unpacked"), { recursive: true });
+    await mkdir(new CacheLayout(cacheRoot).unpackedDir, { recursive: true });
     try {
       await rename(staging, dir);
     } catch (e) {

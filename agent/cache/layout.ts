@@ -13,6 +13,7 @@ import { join } from "node:path";
  *   v1/locks/<key>.lock               held while a process downloads <key> (pid + host inside)
  *   v1/inuse/<hex>.<pid>.<nonce>      a process is using blob <hex> (never evicted meanwhile)
  *   v1/catalogs/<server>.json         last catalog answer per server, for offline listing
+ *   v1/unpacked/<key>/                kernel/initrd/disk extracted for boot (derived: gc drops old ones)
  *
  * <key> is the expected SHA-256 when known in advance, else the SHA-256 of the URL.
  */
@@ -40,6 +41,9 @@ export class CacheLayout {
   }
   get inUseDir(): string {
     return join(this.base, "inuse");
+  }
+  get unpackedDir(): string {
+    return join(this.base, "unpacked");
   }
   get catalogsDir(): string {
     return join(this.base, "catalogs");

@@ -26,6 +26,8 @@ const TMP_MAX_AGE_MS = 60 * 60_000;
 const ORPHAN_MIN_AGE_MS = 10 * 60_000;
 /** Resumable partial downloads are kept this long. */
 const PARTIAL_MAX_AGE_MS = 7 * 24 * 3600_000;
+/** Unpacked boot files not used for this long are removed by gc (they are re-extracted on demand). */
+const UNPACKED_MAX_AGE_MS = 30 * 24 * 3600_000;
 
 const step = (name: string): StepReport => ({ step: name, removed: 0, freedBytes: 0, items: [] });
 
@@ -74,6 +76,30 @@ async function oldTemp(cache: ContentCache, now: number): Promise<StepReport> {
     if (st && now - st.mtimeMs > PARTIAL_MAX_AGE_MS) await removeFile(r, p, f);
   }
   return r;
+}
+
+/** Unpacked boot files are derived data: unused for UNPACKED_MAX_AGE_MS (or a crashed staging dir) → removed. */
+async function oldUnpacked(cache: ContentCache, now: number, maxAgeMs = UNPACKED_MAX_AGE_MS): Promise<StepReport> {
+  const r = step("unpacked");
+  for (const d of await filesIn(cache.layout.unpackedDir)) {
+    const p = join(cache.layout.unpackedDir, d);
+    const marker = d.endsWith(".tmp") ? p : join(p, "manifest.json");
+    const st = await stat(marker).catch(() => undefined);
+    const age = st ? now - st.mtimeMs : Infinity;
+    if (age <= (d.endsWith(".tmp") ? TMP_MAX_AGE_MS : maxAgeMs)) continue;
+    const size = await dirSize(p);
+    await rm(p, { recursive: true, force: true });
+    r.removed++;
+    r.freedBytes += size;
+    r.items.push(`unpacked/${d}`);
+  }
+  return r;
+}
+
+async function dirSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const f of await filesIn(dir)) total += (await stat(join(dir, f)).catch(() => undefined))?.size ?? 0;
+  return total;
 }
 
 /** Index records without their blob (or with a damaged record) go; blobs without a record go once old enough. */
@@ -128,6 +154,7 @@ export async function gc(cache: ContentCache, budgetBytes: number, now = Date.no
   steps.push(await staleLocks(cache));
   steps.push(await oldTemp(cache, now));
   steps.push(await danglingRecords(cache, now));
+  steps.push(await oldUnpacked(cache, now));
   const ev = await evictToBudget(cache, budgetBytes);
   const { totalBytes, ...evStep } = ev;
   steps.push(evStep);
@@ -216,5 +243,7 @@ export async function clear(cache: ContentCache): Promise<ClearReport> {
     await rm(join(cache.layout.partialDir, f), { force: true });
   }
   for (const f of await filesIn(cache.layout.catalogsDir)) await rm(join(cache.layout.catalogsDir, f), { force: true });
+  const unpacked = await oldUnpacked(cache, Date.now(), -1);
+  rep.freedBytes += unpacked.freedBytes;
   return rep;
 }
