@@ -49,9 +49,12 @@ export function runQemu(binaryPath: string, cmd: QemuCommand, opts: { timeoutMs?
       child.stderr?.on("data", (c: Buffer) => opts.onOutput?.(c));
     }
     let timedOut = false;
+    // Watchdog: ask QEMU to quit (SIGTERM), and kill it if it has not within 5 s.
+    let killTimer: NodeJS.Timeout | undefined;
     const timer = opts.timeoutMs ? setTimeout(() => {
       timedOut = true;
-      child.kill("SIGKILL");
+      child.kill("SIGTERM");
+      killTimer = setTimeout(() => child.kill("SIGKILL"), 5000);
     }, opts.timeoutMs) : undefined;
     // Set when we passed the user's Ctrl-C/SIGTERM on: QEMU then exits 0, but the boot was interrupted.
     let forwarded: NodeJS.Signals | undefined;
@@ -70,6 +73,7 @@ export function runQemu(binaryPath: string, cmd: QemuCommand, opts: { timeoutMs?
     opts.signal?.addEventListener("abort", onAbort);
     const cleanup = () => {
       if (timer) clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
       opts.signal?.removeEventListener("abort", onAbort);

@@ -71,7 +71,13 @@ async function send<T>(http: Dispatcher, opts: PublishOptions, call: Call): Prom
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const text = await res.body.text();
-    if (res.statusCode >= 200 && res.statusCode < 300) return (text ? JSON.parse(text) : {}) as T;
+    if (res.statusCode >= 200 && res.statusCode < 300) {
+      try {
+        return (text ? JSON.parse(text) : {}) as T;
+      } catch {
+        throw new PixelRtsError("E_BAD_RESPONSE", `${call.method} ${call.url} answered ${res.statusCode} with something that is not JSON: is this a PixelRTS Edge server?`, { status: res.statusCode });
+      }
+    }
     let server: { code?: string; message?: string } | undefined;
     try {
       server = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
