@@ -94,8 +94,9 @@ export const bootCommand: Command = {
             hold: true,
           }).finally(() => report.close());
         let got = await fetchIt();
-        // The cache is checked again when read: a copy damaged on disk is dropped and fetched anew.
-        const actual = (await hashFile(got.path)).hex;
+        // A copy taken from the cache is checked again when read (a just-downloaded one was hashed
+        // while streaming): a copy damaged on disk is dropped and fetched anew.
+        const actual = got.fromCache ? (await hashFile(got.path)).hex : got.sha256;
         if (actual !== got.sha256) {
           await got.release();
           await agent.cache.remove(got.sha256);

@@ -1,8 +1,7 @@
 import { listSegments } from "../../shared/container/bundle.js";
-import { isPixelRtsError } from "../../shared/errors.js";
+import { fail, isPixelRtsError } from "../../shared/errors.js";
 import type { Command } from "../cli/command.js";
 import { decodeFile } from "../codec/files.js";
-import { fail } from "../../shared/errors.js";
 
 export const inspectCommand: Command = {
   name: "inspect",

@@ -7,7 +7,7 @@ import { fail } from "../errors.js";
 import type { Sha256Fn } from "../hash.js";
 import { webSha256 } from "../hash.js";
 import type { PyDict, PyValue } from "../pyjson.js";
-import { CODE, DENSE, ENCODER_OWNED_KEYS, fixedRows } from "./metadata.js";
+import { DENSE, ENCODER_OWNED_KEYS, fixedRows } from "./metadata.js";
 import type { MetadataContext } from "./encode.js";
 import type { BootConfig, PixelRtsMetadata } from "./types.js";
 
@@ -157,8 +157,4 @@ export async function extractSegment(m: PixelRtsMetadata, payload: Uint8Array, r
     }
   }
   return bytes;
-}
-
-export function isCodeMode(m: PixelRtsMetadata): boolean {
-  return (m.encoding_mode ?? m.encoding?.type) === CODE;
 }

@@ -230,10 +230,7 @@ export async function decodeContainer(source: ByteSource, opts: DecodeOptions = 
     if (needPixels) {
       let onRow: (y: number, rgba: Uint8Array) => void;
       if (meta) {
-        const g = checkGrid(ihdr, maxGrid);
-        checkEncodingDecodable(meta.metadata);
-        const n = storedLength(meta.metadata) ?? fail("E_METADATA_INVALID", "metadata has neither data_size nor encoded_size");
-        if (n > 4 * g * g) fail("E_SIZE_EXCEEDS_GRID", `metadata says ${n} bytes but a ${g}x${g} grid holds only ${4 * g * g}`, { bytes: n, capacity: 4 * g * g });
+        const { g, n } = pixelPlan(meta.metadata, ihdr, maxGrid);
         const s = new CurveScatter(g, Math.ceil(n / 4));
         scatter = s;
         onRow = (y, rgba) => s.row(y, rgba);
@@ -296,10 +293,7 @@ export async function decodeContainer(source: ByteSource, opts: DecodeOptions = 
       if (metadata.original_data_b64 !== undefined) stored = strictBase64(metadata.original_data_b64);
       else if (scatter) stored = scatter.bytes.subarray(0, storedLength(metadata)!);
       else {
-        const g = checkGrid(ihdr, maxGrid);
-        checkEncodingDecodable(metadata);
-        const n = storedLength(metadata) ?? fail("E_METADATA_INVALID", "metadata has neither data_size nor encoded_size");
-        if (n > 4 * g * g) fail("E_SIZE_EXCEEDS_GRID", `metadata says ${n} bytes but a ${g}x${g} grid holds only ${4 * g * g}`, { bytes: n, capacity: 4 * g * g });
+        const { g, n } = pixelPlan(metadata, ihdr, maxGrid);
         stored = curveFromRaster(raster!, g, n);
       }
     }
@@ -334,6 +328,15 @@ export async function decodeContainer(source: ByteSource, opts: DecodeOptions = 
   } finally {
     await chunks.return(undefined);
   }
+}
+
+/** Grid side and stored byte count for reading pixels (spec §5.1 steps 3–4), all checks made. */
+function pixelPlan(m: PixelRtsMetadata, ihdr: PngHeader, maxGrid: number): { g: number; n: number } {
+  const g = checkGrid(ihdr, maxGrid);
+  checkEncodingDecodable(m);
+  const n = storedLength(m) ?? fail("E_METADATA_INVALID", "metadata has neither data_size nor encoded_size");
+  if (n > 4 * g * g) fail("E_SIZE_EXCEEDS_GRID", `metadata says ${n} bytes but a ${g}x${g} grid holds only ${4 * g * g}`, { bytes: n, capacity: 4 * g * g });
+  return { g, n };
 }
 
 function checkEncodingDecodable(m: PixelRtsMetadata): void {
