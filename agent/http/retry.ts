@@ -13,6 +13,7 @@
  * of retrying too early or hanging for minutes.
  */
 import { PixelRtsError, isPixelRtsError } from "../../shared/errors.js";
+import { parseHttpDate } from "../../shared/http-date.js";
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */
@@ -96,8 +97,8 @@ export function statusError(method: string, url: string, status: number, statusT
 export function parseRetryAfter(value: string, now = Date.now()): number | undefined {
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+  const t = parseHttpDate(v);
+  return t === null ? undefined : Math.max(0, t * 1000 - now);
 }
 
 /** Delay before retry number `attempt` (1-based), or undefined when Retry-After exceeds the cap. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { evaluateConditionals, ifRangeAllows, parseEtagList, parseHttpDate } from "./conditionals";
+import { parseHttpDate } from "../../shared/http-date";
+import { evaluateConditionals, ifRangeAllows, parseEtagList } from "./conditionals";
 
 const v = { etag: '"abc"', lastModified: new Date("2026-01-02T03:04:05.678Z") };
 const LM = "Fri, 02 Jan 2026 03:04:05 GMT";

@@ -4,6 +4,7 @@
  * read incrementally, and tolerant parsing. Never throws: every failure becomes a result with
  * status `error`/`timeout` and a code, so one bad server cannot fail the aggregate.
  */
+import { concatBytes } from "../../shared/bytes";
 import { type CatalogEntry, normalizeRemoteEntry, type SourceInfo } from "../../shared/catalog";
 
 export type FetchFn = (input: string, init: RequestInit) => Promise<Response>;
@@ -55,13 +56,7 @@ async function readCapped(res: Response, maxBytes: number): Promise<string> {
     }
     parts.push(value);
   }
-  const buf = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    buf.set(p, off);
-    off += p.length;
-  }
-  return new TextDecoder().decode(buf);
+  return new TextDecoder().decode(concatBytes(parts, total));
 }
 
 export async function fetchRemoteCatalog(source: SourceInfo, o: RemoteFetchOptions): Promise<RemoteResult> {

@@ -34,11 +34,8 @@ import { localSource } from "../storage/store";
 
 export const remoteRoutes = new Hono<{ Bindings: Env }>();
 
-/** Outbound fetch used for remotes; tests may replace it (`setRemoteFetch`). */
-let remoteFetch: FetchFn = (input, init) => fetch(input, init);
-export function setRemoteFetch(f: FetchFn | null): void {
-  remoteFetch = f ?? ((input, init) => fetch(input, init));
-}
+/** Outbound fetch for remotes (tests answer it through miniflare's outboundService). */
+const remoteFetch: FetchFn = (input, init) => fetch(input, init);
 
 function offsetCursor(s: string | null): number {
   if (!s) return 0;
