@@ -39,7 +39,55 @@ function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
-const events = (r: Run) => r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { event: string; [k: string]: unknown });
+type CliEvent = { event: string; [k: string]: unknown };
+
+/**
+ * A CLI run whose NDJSON events can be awaited while it runs. `waitFor` rejects if the process
+ * ends without printing a matching event, so a test never waits on a condition that cannot come.
+ */
+function cliLive(args: string[]) {
+  const seen: CliEvent[] = [];
+  const waiters: { match: (e: CliEvent) => boolean; resolve: () => void }[] = [];
+  let buffered = "";
+  let closed = false;
+  const onClose: (() => void)[] = [];
+  const child = spawn(process.execPath, ["--import", GUARD, join(ROOT, "agent/bin/pixelrts.mjs"), ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d;
+    buffered += d;
+    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (!line.trim()) continue;
+      const e = JSON.parse(line) as CliEvent;
+      seen.push(e);
+      for (const w of waiters.filter((w) => w.match(e))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  });
+  child.stderr.on("data", (d) => (stderr += d));
+  const done = new Promise<Run>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => {
+      closed = true;
+      for (const f of onClose) f();
+      resolve({ code, stdout, stderr });
+    });
+  });
+  const waitFor = (match: (e: CliEvent) => boolean) =>
+    new Promise<void>((resolve, reject) => {
+      if (seen.some(match)) return resolve();
+      if (closed) return reject(new Error(`pixelrts ${args.join(" ")} ended without the awaited event; stderr: ${stderr}`));
+      waiters.push({ match, resolve });
+      onClose.push(() => reject(new Error(`pixelrts ${args.join(" ")} ended without the awaited event; stderr: ${stderr}`)));
+    });
+  return { done, waitFor };
+}
+const events = (r: Run) => r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as CliEvent);
 
 async function serve(opts: { faults?: Fault[]; digest?: "true" | "lie" | "none" } = {}) {
   srv = await startFaultServer({ body: BODY, id: "tiny", chunk: 32 * 1024, ...opts });
@@ -137,15 +185,18 @@ describe("pixelrts pull", () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     await serve({ faults: [{ kind: "hold", at: 1_000_000, until: gate }] });
-    const a = cli(["pull", "tiny", "--json"]);
-    const b = cli(["pull", "tiny", "--json"]);
-    // both have looked the id up (so both are past the catalog and racing for the object): let the body flow
-    const catalogGets = () => srv!.requests.filter((r) => r.url.startsWith("/api/v1/catalog")).length;
-    const deadline = Date.now() + 20_000;
-    while (catalogGets() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 300));
+    const a = cliLive(["pull", "tiny", "--json"]);
+    const b = cliLive(["pull", "tiny", "--json"]);
+    // Let the body flow only once one process is downloading (held at 1 MB) and the other is
+    // waiting on its lock: then the second one can only have taken the shared download.
+    const downloading = (e: CliEvent) => e.event === "start";
+    const waiting = (e: CliEvent) => e.event === "note" && /another pixelrts process/.test(String(e.message));
+    await Promise.race([
+      Promise.all([a.waitFor(downloading), b.waitFor(waiting)]),
+      Promise.all([b.waitFor(downloading), a.waitFor(waiting)]),
+    ]);
     release();
-    const [ra, rb] = await Promise.all([a, b]);
+    const [ra, rb] = await Promise.all([a.done, b.done]);
     expect([ra.code, rb.code]).toEqual([0, 0]);
     const doneA = events(ra).at(-1)!;
     const doneB = events(rb).at(-1)!;
@@ -153,8 +204,6 @@ describe("pixelrts pull", () => {
     expect(doneB).toMatchObject({ event: "done", sha256: SHA, path: doneA.path });
     expect([doneA.from_cache, doneB.from_cache].sort()).toEqual([false, true]);
     expect(srv!.containerRequests().filter((r) => r.method === "GET")).toHaveLength(1);
-    const waiter = doneA.from_cache ? ra : rb;
-    expect(events(waiter).some((e) => e.event === "note" && /another pixelrts process/.test(String(e.message)))).toBe(true);
     expect(createHash("sha256").update(await readFile(doneA.path as string)).digest("hex")).toBe(SHA);
   });
 

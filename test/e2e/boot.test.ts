@@ -6,7 +6,8 @@
  * is back).
  */
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync, closeSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +17,7 @@ import { CLI, MARKER, requireOrExplain, testImage } from "./system.js";
 const ready = requireOrExplain("e2e boot");
 const work = mkdtempSync(join(tmpdir(), "pixelrts-e2e-"));
 const TOKEN = "e2e-token";
-const env = { ...process.env, PIXELRTS_CACHE_DIR: join(work, "cache"), PIXELRTS_CONFIG_DIR: join(work, "config"), PIXELRTS_TOKEN: TOKEN, PIXELRTS_RETRY_BASE_MS: "100", PIXELRTS_RETRIES: "1" };
+const baseEnv = { ...process.env, PIXELRTS_CONFIG_DIR: join(work, "config"), PIXELRTS_TOKEN: TOKEN, PIXELRTS_RETRY_BASE_MS: "100", PIXELRTS_RETRIES: "1" };
 let worker: WranglerDev | undefined;
 let port = 0;
 const timings: Record<string, number> = {};
@@ -28,9 +29,11 @@ interface Run {
   ms: number;
 }
 
-function pixelrts(...args: string[]): Promise<Run> {
+/** Runs the CLI; `cache` names the test's own cache dir, so every test starts from what it needs. */
+function pixelrts(cache: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     const t0 = performance.now();
+    const env = { ...baseEnv, PIXELRTS_CACHE_DIR: join(work, "cache", cache) };
     const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
@@ -42,15 +45,38 @@ function pixelrts(...args: string[]): Promise<Run> {
 
 const bootArgs = ["boot", "demo-linux", "--server", "edge", "--kvm", "off", "--display", "none", "--serial", "stdio", "--net", "none", "--timeout", "120"];
 
+let workerUp = false;
+/** Starts the Worker (local R2 kept in `work`) unless it is running. */
 async function startWorker(): Promise<void> {
+  if (workerUp) return;
   worker = await startWranglerDev({ port, stateDir: join(work, "r2"), vars: { PUBLISH_TOKEN: TOKEN } });
+  workerUp = true;
+}
+
+let kernelVersion = "";
+let published: Promise<{ pack: Run; pub: Run }> | undefined;
+/** Packs the test kernel and publishes it once per run; every test awaits it. */
+function publishOnce(): Promise<{ pack: Run; pub: Run }> {
+  published ??= (async () => {
+    await startWorker();
+    const img = testImage();
+    kernelVersion = img.version;
+    const pack = await pixelrts("publisher", "pack", "--kernel", img.kernel, "--initrd", img.initrd, "--cmdline", "console=ttyS0 panic=-1", "--memory", "256M", "--name", "demo-linux", "-o", "demo-linux.rts.png");
+    if (pack.code !== 0) throw new Error(`pack failed: ${pack.stderr}`);
+    const add = await pixelrts("publisher", "servers", "add", worker!.url, "--name", "edge");
+    if (add.code !== 0) throw new Error(`servers add failed: ${add.stderr}`);
+    const pub = await pixelrts("publisher", "publish", "demo-linux.rts.png", "--server", "edge", "--json");
+    return { pack, pub };
+  })();
+  return published;
 }
 
 beforeAll(async () => {
   if (!ready) return;
   port = await freePort();
   await startWorker();
-}, 120_000);
+  await publishOnce();
+}, 180_000);
 
 afterAll(async () => {
   await worker?.stop();
@@ -59,62 +85,72 @@ afterAll(async () => {
 });
 
 describe.runIf(ready)("a real Linux boots from the edge catalog", () => {
-  let kernelVersion = "";
-
   it("packs and publishes a boot bundle of the test kernel", async () => {
-    const img = testImage();
-    kernelVersion = img.version;
-    expect(kernelVersion).toMatch(/^\d+\.\d+/);
-    const pack = await pixelrts("pack", "--kernel", img.kernel, "--initrd", img.initrd, "--cmdline", "console=ttyS0 panic=-1", "--memory", "256M", "--name", "demo-linux", "-o", "demo-linux.rts.png");
+    const { pack, pub } = await publishOnce();
     expect(pack.code, pack.stderr).toBe(0);
-    expect((await pixelrts("servers", "add", worker!.url, "--name", "edge")).code).toBe(0);
-    const pub = await pixelrts("publish", "demo-linux.rts.png", "--server", "edge", "--json");
+    expect(kernelVersion).toMatch(/^\d+\.\d+/);
     expect(pub.code, pub.stderr).toBe(0);
     expect(JSON.parse(pub.stdout)).toMatchObject({ event: "published", name: "demo-linux", thumbnail: true });
-    const cat = await pixelrts("catalog", "--json");
+    const cat = await pixelrts("publisher", "catalog", "--json");
     expect(cat.code, cat.stderr).toBe(0);
     expect(cat.stdout).toContain("demo-linux");
   }, 180_000);
 
   it("boots it from an empty cache: pulled, verified, unpacked, QEMU prints the marker", async () => {
-    const r = await pixelrts(...bootArgs);
+    await publishOnce();
+    await startWorker();
+    const r = await pixelrts("cold", ...bootArgs);
     timings.cold_boot = Math.round(r.ms);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${MARKER} kernel=${kernelVersion}`);
   }, 180_000);
 
-  it("boots again with the Worker stopped, from the cache", async () => {
-    await worker!.stop();
-    const health = await fetch(`${worker!.url}/api/v1/health`).then(() => "up", () => "down");
-    expect(health).toBe("down");
-    const r = await pixelrts(...bootArgs);
-    timings.offline_boot = Math.round(r.ms);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(MARKER);
-    const dry = await pixelrts(...bootArgs, "--dry-run");
-    timings.cached_dry_run = Math.round(dry.ms);
-    expect(dry.stdout).toMatch(/^qemu-system-x86_64 .*-kernel .*\/unpacked\/[0-9a-f]{64}\/kernel /);
-  }, 180_000);
-
-  it("refuses a damaged cached copy, then fetches it again once the Worker is back", async () => {
-    const blobs = join(work, "cache/v1/blobs/sha256");
+  it("refuses a damaged cached copy offline, and fetches it again when it can", async () => {
+    await publishOnce();
+    await startWorker();
+    expect((await pixelrts("damaged", "pull", "demo-linux", "--server", "edge")).code).toBe(0);
+    const blobs = join(work, "cache/damaged/v1/blobs/sha256");
     const [dir] = readdirSync(blobs);
     const [name] = readdirSync(join(blobs, dir!));
     const blob = join(blobs, dir!, name!);
+    const blobSha = name!; // blobs/sha256/ab/<hex>
     chmodSync(blob, 0o644);
     const fd = openSync(blob, "r+");
     writeSync(fd, Buffer.from([0x00, 0xff, 0x00]), 0, 3, Math.floor(statSync(blob).size / 2));
     closeSync(fd);
 
-    const refused = await pixelrts(...bootArgs);
+    const refused = await pixelrts("damaged", ...bootArgs, "--offline");
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/damaged/);
     expect(refused.stdout).not.toContain(MARKER);
 
-    await startWorker();
-    const r = await pixelrts(...bootArgs);
-    timings.reboot_after_repull = Math.round(r.ms);
+    // QEMU itself was proven by the boots above: here what matters is that the copy is fetched
+    // again and verified, so a dry run (everything but starting QEMU) is enough.
+    const r = await pixelrts("damaged", ...bootArgs, "--dry-run", "--json");
+    timings.repull_dry_run = Math.round(r.ms);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(MARKER);
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string; sha256?: string });
+    expect(events.find((e) => e.event === "verified")?.sha256).toBe(blobSha);
+    expect(events.at(-1)).toMatchObject({ event: "dry-run", binary: "qemu-system-x86_64" });
+    expect(createHash("sha256").update(readFileSync(blob)).digest("hex")).toBe(blobSha);
   }, 240_000);
+  it("boots again with the Worker stopped, from the cache", async () => {
+    await publishOnce();
+    await startWorker();
+    expect((await pixelrts("offline", "pull", "demo-linux", "--server", "edge")).code).toBe(0);
+    // Last in the file, so nothing after it needs the Worker (a later test would start it again).
+    await worker!.stop();
+    workerUp = false;
+    {
+      const health = await fetch(`${worker!.url}/api/v1/health`).then(() => "up", () => "down");
+      expect(health).toBe("down");
+      const r = await pixelrts("offline", ...bootArgs);
+      timings.offline_boot = Math.round(r.ms);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(MARKER);
+      const dry = await pixelrts("offline", ...bootArgs, "--dry-run");
+      timings.cached_dry_run = Math.round(dry.ms);
+      expect(dry.stdout).toMatch(/^qemu-system-x86_64 .*-kernel .*\/unpacked\/[0-9a-f]{64}\/kernel /);
+    }
+  }, 180_000);
 });
