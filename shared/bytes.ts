@@ -36,6 +36,23 @@ export function latin1(bytes: Uint8Array): string {
   return s;
 }
 
+/** Standard base64 (RFC 4648 §4, with padding) of bytes. */
+export function toBase64(bytes: Uint8Array): string {
+  return btoa(latin1(bytes));
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Bytes of a standard, padded base64 string; undefined for anything else (URL-safe alphabet,
+ * whitespace, missing padding, non-zero trailing bits), so one value has one spelling.
+ */
+export function fromBase64(text: string): Uint8Array | undefined {
+  if (!BASE64.test(text)) return undefined;
+  const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  return toBase64(bytes) === text ? bytes : undefined;
+}
+
 export function asciiBytes(s: string): Uint8Array {
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
