@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile, stat, writeFile, chmod, rm, utimes } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ensureCached } from "../pull/ensure.js";
 import { makeTestAgent, type TestAgent } from "../testing/harness.js";
 import type { ContentCache } from "./cache.js";
 import { clear, evictToBudget, gc, verify } from "./maintenance.js";
@@ -71,6 +72,31 @@ describe("LRU eviction", () => {
     expect(r.items).toEqual([a, c]);
     expect(await cache.get(b)).toBeDefined();
     expect(r.totalBytes).toBe(100);
+  });
+
+  it("equal last-access times: the item added first is evicted first (whatever order the index lists them in)", async () => {
+    // Two pairs with the tie broken in opposite directions: dropping or flipping the tie-break
+    // fails one of them, whichever order the directory listing happens to give.
+    const a = await put(1, 100, 5000);
+    const b = await put(2, 100, 5000);
+    await cache.update(a, (e) => ({ ...e, addedAt: 10 }));
+    await cache.update(b, (e) => ({ ...e, addedAt: 20 }));
+    expect((await evictToBudget(cache, 100)).items).toEqual([a]);
+    const c = await put(3, 100, 5000);
+    await cache.update(b, (e) => ({ ...e, addedAt: 40 }));
+    await cache.update(c, (e) => ({ ...e, addedAt: 30 }));
+    expect((await evictToBudget(cache, 100)).items).toEqual([c]);
+    expect(await cache.get(b)).toBeDefined();
+  });
+
+  it("a cache hit refreshes recency: the item just used is evicted last", async () => {
+    const older = await put(1, 100, 1000);
+    const newer = await put(2, 100, 2000);
+    const hit = await ensureCached(t.agent, `sha256:${older}`);
+    expect(hit).toMatchObject({ sha256: older, fromCache: true });
+    expect((await cache.get(older))!.lastAccess).toBeGreaterThan(2000);
+    expect((await evictToBudget(cache, 100)).items).toEqual([newer]);
+    expect(await cache.get(older)).toBeDefined();
   });
 
   it("never evicts pinned, in-use or protected items, even over budget", async () => {

@@ -7,10 +7,12 @@ import { join } from "node:path";
  *   v1/blobs/sha256/ab/<hex>          verified container bytes, read-only, named by their SHA-256
  *   v1/index/ab/<hex>.json            one index entry per blob (source URLs, ETag, size, access, pin),
  *                                     written by temp file + rename and carrying its own checksum
- *   v1/partial/<key>.part             an interrupted download, resumable
+ *   v1/partial/<key>.part             an interrupted download at rest, resumable
  *   v1/partial/<key>.part.json        its validators (URL, strong ETag, size, expected digest)
+ *   v1/partial/<key>.<token>.work     the same while one process downloads it (its lock token);
+ *   v1/partial/<key>.<token>.work.json  no other process ever writes these (agent/pull/partials.ts)
  *   v1/tmp/                           temp files (same filesystem as blobs/, so rename is atomic)
- *   v1/locks/<key>.lock               held while a process downloads <key> (pid + host inside)
+ *   v1/locks/<key>.lock               held while a process downloads <key> (pid, host, token inside)
  *   v1/inuse/<hex>.<pid>.<nonce>      a process is using blob <hex> (never evicted meanwhile)
  *   v1/catalogs/<server>.json         last catalog answer per server, for offline listing
  *   v1/unpacked/<key>/                kernel/initrd/disk extracted for boot (derived: gc drops old ones)
@@ -56,6 +58,15 @@ export class CacheLayout {
   }
   partial(key: string): { data: string; meta: string } {
     return { data: join(this.partialDir, `${key}.part`), meta: join(this.partialDir, `${key}.part.json`) };
+  }
+  /** The download of `key` by the lock holder `token` (see agent/cache/lock.ts). */
+  work(key: string, token: string): { data: string; meta: string } {
+    return { data: join(this.partialDir, `${key}.${token}.work`), meta: join(this.partialDir, `${key}.${token}.work.json`) };
+  }
+  /** The key a file in partialDir belongs to (`<key>.part`, `<key>.<token>.work.json`, …). */
+  static partialKeyOf(file: string): string | undefined {
+    const m = /^([0-9a-f]{64})\.(?:part|part\.json|[\w-]+\.work|[\w-]+\.work\.json)$/.exec(file);
+    return m ? m[1] : undefined;
   }
   lock(key: string): string {
     return join(this.locksDir, `${key}.lock`);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { ContentCache } from "./cache.js";
 import type { CacheEntry } from "./entry.js";
 import { hashFile } from "./hash-file.js";
+import { CacheLayout } from "./layout.js";
 import { isProcessAlive, type LockInfo } from "./lock.js";
 
 /** What one maintenance step did. `items` are SHA-256s or file names. */
@@ -69,8 +70,8 @@ async function oldTemp(cache: ContentCache, now: number): Promise<StepReport> {
   }
   const active = await activeKeys(cache);
   for (const f of await filesIn(cache.layout.partialDir)) {
-    const key = f.replace(/\.part(\.json)?$/, "");
-    if (active.has(key)) continue;
+    const key = CacheLayout.partialKeyOf(f);
+    if (key && active.has(key)) continue;
     const p = join(cache.layout.partialDir, f);
     const st = await stat(p).catch(() => undefined);
     if (st && now - st.mtimeMs > PARTIAL_MAX_AGE_MS) await removeFile(r, p, f);
@@ -237,7 +238,8 @@ export async function clear(cache: ContentCache): Promise<ClearReport> {
   }
   const active = await activeKeys(cache);
   for (const f of await filesIn(cache.layout.partialDir)) {
-    if (active.has(f.replace(/\.part(\.json)?$/, ""))) continue;
+    const key = CacheLayout.partialKeyOf(f);
+    if (key && active.has(key)) continue;
     const st = await stat(join(cache.layout.partialDir, f)).catch(() => undefined);
     rep.freedBytes += st?.size ?? 0;
     await rm(join(cache.layout.partialDir, f), { force: true });

@@ -34,6 +34,10 @@ const EXIT_BY_CODE: Record<string, number> = {
   E_BAD_RESPONSE: 4,
   E_TRUNCATED: 4,
   E_OFFLINE: 4,
+  // pulls that must end, and redirects that are refused
+  E_PULL_TIMEOUT: 4,
+  E_TOO_SLOW: 4,
+  E_TOO_MANY_REDIRECTS: 4,
 };
 
 export function exitCodeFor(code: ErrorCode | undefined): number {

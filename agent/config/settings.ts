@@ -30,8 +30,26 @@ export interface Settings {
   cacheMaxBytes: number;
   /** Where SHA-256 runs during a pull: auto (measured), inline, worker. Env PIXELRTS_HASH_MODE. */
   hashMode: "auto" | "inline" | "worker";
-  /** How long a second process waits for another one's download of the same object. */
+  /**
+   * Longest a second process waits for another one's download of the same object, however it
+   * progresses (it takes over sooner when the holder dies or stalls). Env PIXELRTS_LOCK_WAIT_MS.
+   */
   lockWaitMs: number;
+  /**
+   * Overall deadline of one pull (or of the pull a boot does), waiting for another process's
+   * download and retries included; then E_PULL_TIMEOUT (ours: 4 h). Env PIXELRTS_PULL_TIMEOUT_MS,
+   * `pull --timeout SECONDS`. 0 disables it.
+   */
+  pullTimeoutMs: number;
+  /**
+   * Low-speed limit, like curl's --speed-limit/--speed-time: a download that receives fewer than
+   * lowSpeedBytes per second on average over lowSpeedMs fails with E_TOO_SLOW (ours: 1 KiB/s
+   * for 60 s), and a process waiting on another's download takes it over when the holder's
+   * file grows slower than that. Env PIXELRTS_LOW_SPEED_BYTES (accepts 1KiB), PIXELRTS_LOW_SPEED_MS.
+   * Either at 0 disables it.
+   */
+  lowSpeedBytes: number;
+  lowSpeedMs: number;
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -47,6 +65,12 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   cacheMaxBytes: 10 * 1024 ** 3,
   hashMode: "auto",
   lockWaitMs: 6 * 3600_000,
+  // 10 GiB (the default cache budget) at 1 MB/s takes ~3 h: the deadline must not end a slow but
+  // honest pull. Stalls and drips are ended far sooner by the body timeout and the low-speed
+  // limit; this only bounds what keeps "progressing" for ever (e.g. resets every few bytes).
+  pullTimeoutMs: 4 * 3600_000,
+  lowSpeedBytes: 1024,
+  lowSpeedMs: 60_000,
 });
 
 const ENV_KEYS: Record<string, keyof Settings> = {
@@ -60,6 +84,9 @@ const ENV_KEYS: Record<string, keyof Settings> = {
   PIXELRTS_CACHE_MAX_BYTES: "cacheMaxBytes",
   PIXELRTS_HASH_MODE: "hashMode",
   PIXELRTS_LOCK_WAIT_MS: "lockWaitMs",
+  PIXELRTS_PULL_TIMEOUT_MS: "pullTimeoutMs",
+  PIXELRTS_LOW_SPEED_BYTES: "lowSpeedBytes",
+  PIXELRTS_LOW_SPEED_MS: "lowSpeedMs",
 };
 
 const UNITS: Record<string, number> = { "": 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
@@ -77,7 +104,7 @@ function coerce(key: keyof Settings, raw: unknown, where: string): Settings[keyo
     if (raw === "auto" || raw === "inline" || raw === "worker") return raw;
     throw new PixelRtsError("E_CONFIG", `${where}: hashMode must be auto, inline or worker, not '${String(raw)}'`);
   }
-  const n = key === "cacheMaxBytes" && typeof raw === "string" ? parseBytes(raw) : Number(raw);
+  const n = (key === "cacheMaxBytes" || key === "lowSpeedBytes") && typeof raw === "string" ? parseBytes(raw) : Number(raw);
   if (!Number.isFinite(n) || n < 0 || (typeof raw === "string" && raw.trim() === "")) {
     throw new PixelRtsError("E_CONFIG", `${where}: ${key} must be a non-negative number, not '${String(raw)}'`);
   }

@@ -1,6 +1,7 @@
 import { request, type Dispatcher } from "undici";
 import { PixelRtsError } from "../../shared/errors.js";
 import { USER_AGENT } from "./client.js";
+import { assertHttpUrl } from "./redirects.js";
 import { statusError, toHttpError } from "./retry.js";
 
 export interface JsonResponse<T> {
@@ -17,6 +18,7 @@ const MAX_JSON_BYTES = 64 * 1024 * 1024;
  * Not retried here: a catalog listing must stay fast, and a stale copy is the fallback.
  */
 export async function getJson<T>(dispatcher: Dispatcher, url: string, opts: { timeoutMs: number; etag?: string; signal?: AbortSignal }): Promise<JsonResponse<T>> {
+  assertHttpUrl(url, "the catalog URL");
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
   try {

@@ -2,11 +2,18 @@
  * The agent's retry policy, in one place (defaults from the v1.2 client, pixelrts-v2.md §7.2).
  *
  * Retried: network errors (reset, refused, DNS hiccup, closed early), timeouts (connect, headers,
- * body idle), a body shorter than its Content-Length, and the statuses 408, 429 and 5xx — all
- * mean "the same request may work later".
+ * body idle), a body shorter than its Content-Length, a body below the low-speed limit
+ * (E_TOO_SLOW: a fresh connection may take a better path, but only within the budget), and the
+ * statuses 408, 429 and 5xx — all mean "the same request may work later".
  * Never retried: other 4xx (the request itself is wrong: asking again gives the same answer),
- * integrity failures (wrong digest, HTML instead of PNG: the server is lying, not flaky),
- * cancellation, and local disk errors.
+ * redirects to non-http(s) URLs (E_BAD_URL) and redirect loops (E_TOO_MANY_REDIRECTS), integrity
+ * failures (wrong digest, HTML instead of PNG: the server is lying, not flaky), cancellation,
+ * the overall pull deadline (E_PULL_TIMEOUT), and local disk errors.
+ *
+ * Budget: `retries` failures in a row. An attempt that saved bytes past the furthest byte this
+ * pull ever had resets it (the caller decides what counts, see AttemptContext.progressed), so a
+ * server that drops the connection every few hundred MB still completes; an attempt that failed
+ * as too slow never resets it, however many bytes it dripped.
  *
  * Delays: base·2^(n-1) (1 s, 2 s, 4 s) + 0..jitter ms, capped at maxMs. A Retry-After header is
  * honoured as a floor; when it asks for more than maxMs we give up at once and say so instead
@@ -38,7 +45,9 @@ export interface RetryEvent {
 const RETRYABLE_ERRNO = new Set(["ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "EAI_AGAIN", "ENOTFOUND"]);
 const RETRYABLE_UNDICI = new Set(["UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_RES_CONTENT_LENGTH_MISMATCH", "UND_ERR_CLOSED"]);
 /** Our own codes that describe a transient condition. */
-const RETRYABLE_CODES = new Set(["E_NETWORK", "E_TIMEOUT", "E_SERVER", "E_TRUNCATED"]);
+const RETRYABLE_CODES = new Set(["E_NETWORK", "E_TIMEOUT", "E_SERVER", "E_TRUNCATED", "E_TOO_SLOW"]);
+/** Failures whose attempt made no progress worth a fresh budget, whatever bytes it saved. */
+const NEVER_PROGRESS = new Set(["E_TOO_SLOW"]);
 
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status <= 599);
@@ -73,6 +82,7 @@ export function toHttpError(e: unknown, url: string): PixelRtsError {
     case "ABORT_ERR":
       return new PixelRtsError("E_INTERRUPTED", "interrupted", { url }, { cause: e });
     default:
+      if (err?.name === "AbortError") return new PixelRtsError("E_INTERRUPTED", "interrupted", { url }, { cause: e });
       if (code && (RETRYABLE_ERRNO.has(code) || RETRYABLE_UNDICI.has(code))) {
         return new PixelRtsError("E_NETWORK", `network error talking to ${where}: ${code}`, { url, errno: code }, { cause: e });
       }
@@ -128,15 +138,18 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export interface AttemptContext {
   /** 0 for the first attempt. */
   attempt: number;
-  /** Call when this attempt moved forward (bytes saved): the next failure starts a fresh retry budget. */
+  /**
+   * Call when this attempt moved forward (resumable bytes saved past the furthest byte this pull
+   * ever had): if it then fails, the next failure starts a fresh retry budget.
+   */
   progressed(): void;
 }
 
 /**
  * Runs `op` until it succeeds, fails with a non-retryable error, or the retry budget is spent.
- * An attempt that made progress (e.g. appended bytes to a resumable download) resets the budget,
- * so a server that drops the connection every few hundred MB still completes, while one that
- * fails without progress gives up after `retries` retries.
+ * An attempt that made progress resets the budget (see the policy above), unless it failed as
+ * too slow; one that fails without progress counts against `retries`. Aborting `signal` ends
+ * the loop at once with the signal's reason when that is a PixelRtsError (e.g. the deadline).
  */
 export async function withRetry<T>(op: (ctx: AttemptContext) => Promise<T>, policy: RetryPolicy, hooks: { url: string; signal?: AbortSignal; onRetry?: (ev: RetryEvent) => void }): Promise<T> {
   let failures = 0;
@@ -148,7 +161,7 @@ export async function withRetry<T>(op: (ctx: AttemptContext) => Promise<T>, poli
       if (hooks.signal?.aborted) throw isPixelRtsError(hooks.signal.reason) ? hooks.signal.reason : toHttpError(raw, hooks.url);
       const e = toHttpError(raw, hooks.url);
       if (!isRetryable(e)) throw e;
-      failures = progressed ? 1 : failures + 1;
+      failures = progressed && !NEVER_PROGRESS.has(e.code) ? 1 : failures + 1;
       if (failures > policy.retries) {
         throw new PixelRtsError(e.code, `${e.message} (gave up after ${policy.retries} ${policy.retries === 1 ? "retry" : "retries"})`, e.details, { cause: e });
       }

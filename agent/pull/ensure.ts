@@ -19,6 +19,11 @@ export interface EnsureOptions {
   beforeWrite?: PullOptions["beforeWrite"];
   /** Mark the item in use before returning (boot): it cannot be evicted until `release()`. */
   hold?: boolean;
+  /**
+   * Overall deadline of this call in ms (catalog lookup, waiting for another process, retries
+   * and the download itself), then E_PULL_TIMEOUT. Default: settings.pullTimeoutMs; 0: none.
+   */
+  timeoutMs?: number;
 }
 
 export interface EnsureResult {
@@ -57,13 +62,27 @@ export function parseRef(ref: string): Ref {
 
 /** Errors that mean "could not reach/use the server", as opposed to "the server said no". */
 function isUnreachable(e: unknown): boolean {
-  return isPixelRtsError(e) && ["E_NETWORK", "E_TIMEOUT", "E_SERVER", "E_TRUNCATED", "E_OFFLINE"].includes(e.code);
+  return isPixelRtsError(e) && ["E_NETWORK", "E_TIMEOUT", "E_SERVER", "E_TRUNCATED", "E_OFFLINE", "E_TOO_SLOW", "E_PULL_TIMEOUT"].includes(e.code);
+}
+
+/** What an abort can surface as on its way out (a request, a lock wait, a catalog lookup). */
+const ABORT_SHAPED = new Set(["E_PULL_TIMEOUT", "E_INTERRUPTED", "E_NETWORK", "E_TIMEOUT", "E_INTERNAL"]);
+
+/** The overall pull deadline: an AbortSignal that fires with E_PULL_TIMEOUT, joined to the caller's. */
+function pullDeadline(ms: number, outer: AbortSignal | undefined): { signal: AbortSignal | undefined; error: PixelRtsError | undefined; dispose(): void } {
+  if (!(ms > 0) || !Number.isFinite(ms)) return { signal: outer, error: undefined, dispose: () => {} };
+  const ctl = new AbortController();
+  const shown = ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${ms / 1000} s`;
+  const error = new PixelRtsError("E_PULL_TIMEOUT", `the pull did not finish within ${shown} (pull --timeout SECONDS, PIXELRTS_PULL_TIMEOUT_MS or pullTimeoutMs in config.json)`, { timeoutMs: ms, retryable: false });
+  const timer = setTimeout(() => ctl.abort(error), ms);
+  timer.unref();
+  return { signal: outer ? AbortSignal.any([outer, ctl.signal]) : ctl.signal, error, dispose: () => clearTimeout(timer) };
 }
 
 const when = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 16) + " UTC";
 
 /**
- * Cache-first resolution used by `pull` and (later) `boot`: returns a verified local file for
+ * Cache-first resolution used by `pull` and `boot`: returns a verified local file for
  * `ref` (catalog id or name, URL, or sha256), downloading only when needed.
  *
  * - A cached copy reached by SHA-256 or content-addressed URL is always fresh (immutable).
@@ -71,15 +90,27 @@ const when = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(
  *   (v1.2: 7 days); after that it is revalidated (catalog digest, or If-None-Match on the URL).
  * - If revalidation cannot reach the server, the cached copy is returned with `stale` and a note.
  * - Nothing cached and nothing reachable → E_OFFLINE (or the network error itself).
+ * - The whole call ends by its deadline (`timeoutMs`, settings.pullTimeoutMs): E_PULL_TIMEOUT.
  */
 export async function ensureCached(agent: AgentContext, refText: string, opts: EnsureOptions = {}): Promise<EnsureResult> {
-  for (let tries = 0; ; tries++) {
-    const r = await resolveToCache(agent, refText, opts);
-    if (!opts.hold) return r;
-    const release = await agent.cache.acquireUse(r.sha256);
-    // Evicted by another process between the two steps? Then get it again (rare; bounded).
-    if ((await agent.cache.get(r.sha256)) || tries >= 2) return { ...r, release };
-    await release();
+  const deadline = pullDeadline(opts.timeoutMs ?? agent.settings.pullTimeoutMs, opts.signal);
+  const inner: EnsureOptions = { ...opts, ...(deadline.signal ? { signal: deadline.signal } : {}) };
+  try {
+    for (let tries = 0; ; tries++) {
+      const r = await resolveToCache(agent, refText, inner);
+      if (!opts.hold) return r;
+      const release = await agent.cache.acquireUse(r.sha256);
+      // Evicted by another process between the two steps? Then get it again (rare; bounded).
+      if ((await agent.cache.get(r.sha256)) || tries >= 2) return { ...r, release };
+      await release();
+    }
+  } catch (e) {
+    // The deadline fired: whatever the abort surfaced as (a reset request, a catalog lookup that
+    // "failed"), say so. Errors with their own meaning (integrity, disk) stay what they are.
+    if (deadline.error && deadline.signal?.reason === deadline.error && isPixelRtsError(e) && ABORT_SHAPED.has(e.code)) throw deadline.error;
+    throw e;
+  } finally {
+    deadline.dispose();
   }
 }
 

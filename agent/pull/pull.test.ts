@@ -18,7 +18,7 @@ const SHA = createHash("sha256").update(BODY).digest("hex");
 let t: TestAgent;
 let srv: FaultServer | undefined;
 
-async function setup(opts: { faults?: Fault[]; digest?: "true" | "lie" | "none"; etag?: "strong" | "weak" | "none"; entry?: Record<string, unknown>; settings?: Partial<Settings>; body?: Buffer; cacheDir?: string } = {}) {
+async function setup(opts: { faults?: Fault[]; repeatFaults?: boolean; digest?: "true" | "lie" | "none"; etag?: "strong" | "weak" | "none"; entry?: Record<string, unknown>; settings?: Partial<Settings>; body?: Buffer; cacheDir?: string } = {}) {
   t = await makeTestAgent(opts.settings, opts.cacheDir);
   srv = await startFaultServer({ body: opts.body ?? BODY, id: "tiny", chunk: 16 * 1024, ...opts });
   await t.agent.servers.add({ url: srv.url, name: "local" });
@@ -318,18 +318,23 @@ describe("pull: sharing and offline", () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     await setup({ faults: [{ kind: "hold", at: 600_000, until: gate }] });
-    const events2: string[] = [];
-    const p1 = ensureCached(t.agent, "tiny");
-    // wait until the first one is streaming, then start the second
-    while (fileGets().length === 0) await new Promise((r) => setTimeout(r, 10));
-    const p2 = ensureCached(t.agent, "tiny", { emit: (e) => void events2.push(e.event === "note" ? e.message : e.event) });
-    while (!events2.some((m) => /another pixelrts process/.test(m))) await new Promise((r) => setTimeout(r, 10));
-    release();
-    const [a, b] = await Promise.all([p1, p2]);
-    expect(a.sha256).toBe(SHA);
-    expect(b.sha256).toBe(SHA);
-    expect(b.fromCache).toBe(true);
-    expect(fileGets()).toHaveLength(1);
+    const second = await makeTestAgent({}, t.env.PIXELRTS_CACHE_DIR);
+    await second.agent.servers.add({ url: srv!.url, name: "local" });
+    try {
+      const p1 = ensureCached(t.agent, "tiny", { emit: t.emit });
+      // the first one is streaming: start the second, and let the body go once it is waiting
+      await t.waitForEvent((e) => e.event === "start");
+      const p2 = ensureCached(second.agent, "tiny", { emit: second.emit });
+      await second.waitForEvent((e) => e.event === "note" && /another pixelrts process/.test(e.message));
+      release();
+      const [a, b] = await Promise.all([p1, p2]);
+      expect(a.sha256).toBe(SHA);
+      expect(b.sha256).toBe(SHA);
+      expect(b.fromCache).toBe(true);
+      expect(fileGets()).toHaveLength(1);
+    } finally {
+      await second.cleanup();
+    }
   });
 
   it("hold: the item is in use (never evicted) until released", async () => {
@@ -370,5 +375,148 @@ describe("pull: sharing and offline", () => {
     await srv!.close();
     srv = undefined;
     expect(await codeOf(ensureCached(t.agent, "tiny"))).toBe("E_NETWORK");
+  });
+});
+
+describe("pull: pulls end (regressions: retry 1/3 for ever, drips, endless lock waits)", () => {
+  const blobUrl = () => `${srv!.url}/blobs/sha256/${SHA}`;
+  const retries = () => t.events.filter((e): e is Extract<typeof e, { event: "retry" }> => e.event === "retry");
+
+  it("a server that truncates, then lies on every resume, fails (E_TRUNCATED/E_NETWORK) within the retry budget", async () => {
+    // truncated at 700 kB; the resume is answered 206 with one byte wrong, so the agent restarts
+    // from 0 and is truncated again: the re-downloaded bytes are not progress past byte 700 000
+    await setup({ faults: [{ kind: "truncate", at: 700_000 }, { kind: "corrupt", at: 900_000 }], repeatFaults: true, settings: { retries: 2 } });
+    expect(await codeOf(ensureCached(t.agent, blobUrl(), { emit: t.emit }))).toMatch(/^E_(TRUNCATED|NETWORK)$/);
+    expect(retries().every((r) => r.attempt <= r.of)).toBe(true);
+    expect(retries().length).toBeLessThanOrEqual(4);
+    expect(fileGets().length).toBeLessThanOrEqual(8);
+    // the good bytes stay for a resume, nothing unverified is cached
+    expect(await cacheIsEmpty()).toMatchObject({ entries: 0, blobs: 0 });
+    const part = (await readdir(t.agent.cache.layout.partialDir)).find((f) => f.endsWith(".part"));
+    expect((await readFile(join(t.agent.cache.layout.partialDir, part!))).equals(BODY.subarray(0, 700_000))).toBe(true);
+  });
+
+  it("a server that ignores Range and stalls every time fails E_TIMEOUT within the retry budget", async () => {
+    await setup({ faults: [{ kind: "ignore-range-stall", at: 300_000, ms: 30_000 }], repeatFaults: true, settings: { retries: 1, bodyTimeoutMs: 200 } });
+    expect(await codeOf(ensureCached(t.agent, blobUrl(), { emit: t.emit }))).toBe("E_TIMEOUT");
+    // the second GET asked for the rest, got the whole file again and stalled at the same byte
+    expect(fileGets().map((g) => [g.range, g.status])).toEqual([[undefined, 200], ["bytes=300000-", 200]]);
+    expect(retries().map((r) => r.attempt)).toEqual([1]);
+  });
+
+  it("a drip below the low-speed limit fails E_TOO_SLOW (the idle timeout never fires), retried within the budget", async () => {
+    await setup({ faults: [{ kind: "drip", bytes: 16, everyMs: 20 }], repeatFaults: true, settings: { retries: 1, bodyTimeoutMs: 5000, lowSpeedBytes: 4096, lowSpeedMs: 200 } });
+    const err = await ensureCached(t.agent, blobUrl(), { emit: t.emit }).catch((e) => e);
+    expect(err.code).toBe("E_TOO_SLOW");
+    expect(err.message).toMatch(/low-speed limit/);
+    expect(fileGets()).toHaveLength(2);
+    expect(retries().map((r) => [r.attempt, r.code])).toEqual([[1, "E_TOO_SLOW"]]);
+  });
+
+  it("the overall pull deadline ends a pull whose server holds the body (E_PULL_TIMEOUT), keeping the good bytes", async () => {
+    await setup({ faults: [{ kind: "hold", at: 1_200_000, until: new Promise(() => {}) }], settings: { pullTimeoutMs: 300, bodyTimeoutMs: 60_000 } });
+    const err = await ensureCached(t.agent, blobUrl(), { emit: t.emit }).catch((e) => e);
+    expect(err.code).toBe("E_PULL_TIMEOUT");
+    expect(err.message).toMatch(/PIXELRTS_PULL_TIMEOUT_MS|--timeout/);
+    expect(retries()).toEqual([]);
+    expect((await cacheIsEmpty()).entries).toBe(0);
+    const part = (await readdir(t.agent.cache.layout.partialDir)).find((f) => f.endsWith(".part"));
+    expect((await readFile(join(t.agent.cache.layout.partialDir, part!))).length).toBeGreaterThanOrEqual(1 << 20);
+  });
+
+  it("the deadline can be given per call (pull --timeout) and also bounds waiting for retries", async () => {
+    await setup({ faults: [{ kind: "status", status: 503, retryAfter: "2" }], repeatFaults: true, settings: { retries: 5, retryMaxMs: 5000 } });
+    expect(await codeOf(ensureCached(t.agent, blobUrl(), { emit: t.emit, timeoutMs: 200 }))).toBe("E_PULL_TIMEOUT");
+    expect(fileGets()).toHaveLength(1);
+  });
+
+  it("a process waiting on a holder that makes no progress takes the download over, resuming from its bytes", async () => {
+    // the holder's own timeouts are long: only the waiter's judgement ends its wait
+    await setup({ faults: [{ kind: "hold", at: 1_500_000, until: new Promise(() => {}) }], settings: { bodyTimeoutMs: 60_000 } });
+    const waiter = await makeTestAgent({ lowSpeedBytes: 1024, lowSpeedMs: 300 }, t.env.PIXELRTS_CACHE_DIR);
+    const stop = new AbortController();
+    try {
+      const holder = ensureCached(t.agent, blobUrl(), { emit: t.emit, signal: stop.signal }).catch((e) => e);
+      await t.waitForEvent((e) => e.event === "progress" && e.bytes >= 1 << 20);
+      const r = await ensureCached(waiter.agent, blobUrl(), { emit: waiter.emit });
+      expect(sha(await readFile(r.path))).toBe(SHA);
+      expect(r.fromCache).toBe(false);
+      expect(waiter.events.some((e) => e.event === "note" && /no progress .*taking the download over/.test(e.message))).toBe(true);
+      expect(waiter.events.find((e) => e.event === "start")).toMatchObject({ resume_from: expect.any(Number) });
+      const start = waiter.events.find((e) => e.event === "start") as { resume_from: number };
+      expect(start.resume_from).toBeGreaterThanOrEqual(1 << 20);
+      expect(fileGets().map((g) => g.range)).toEqual([undefined, `bytes=${start.resume_from}-`]);
+      stop.abort();
+      expect((await holder).code).toBe("E_INTERRUPTED");
+      expect(await readdir(t.agent.cache.layout.locksDir)).toEqual([]);
+    } finally {
+      stop.abort();
+      await waiter.cleanup();
+    }
+  });
+
+  it("waiting on another process's download is bounded by the pull deadline", async () => {
+    await setup({ faults: [{ kind: "hold", at: 1_500_000, until: new Promise(() => {}) }], settings: { bodyTimeoutMs: 60_000 } });
+    const waiter = await makeTestAgent({ pullTimeoutMs: 300 }, t.env.PIXELRTS_CACHE_DIR);
+    const stop = new AbortController();
+    try {
+      const holder = ensureCached(t.agent, blobUrl(), { emit: t.emit, signal: stop.signal }).catch((e) => e);
+      await t.waitForEvent((e) => e.event === "start");
+      expect(await codeOf(ensureCached(waiter.agent, blobUrl(), { emit: waiter.emit }))).toBe("E_PULL_TIMEOUT");
+      expect(waiter.events.some((e) => e.event === "note" && /another pixelrts process/.test(e.message))).toBe(true);
+      stop.abort();
+      await holder;
+    } finally {
+      stop.abort();
+      await waiter.cleanup();
+    }
+  });
+});
+
+describe("pull: resume validators (mutation: the 206 ETag re-check)", () => {
+  it("a 206 carrying another ETag is refused before its body is used, and the pull restarts from byte 0", async () => {
+    await setup({ faults: [{ kind: "reset", at: 500_000 }, { kind: "etag-changed" }], settings: { retries: 1 } });
+    const r = await ensureCached(t.agent, "tiny", { emit: t.emit });
+    expect(sha(await readFile(r.path))).toBe(SHA);
+    const gets = fileGets();
+    expect(gets.map((g) => [g.range === undefined ? "full" : "range", g.status])).toEqual([["full", 200], ["range", 206], ["full", 200]]);
+    expect(t.events.some((e) => e.event === "note" && /ETag "changed-[0-9a-f]+", expected/.test(e.message))).toBe(true);
+  });
+});
+
+describe("pull: worker-thread hasher (hashMode: worker)", () => {
+  it("a fresh pull and a resumed pull both verify with the worker hasher (its final partial batch is hashed)", async () => {
+    await setup({ faults: [{ kind: "reset", at: 1_300_000 }], settings: { hashMode: "worker", retries: 1 } });
+    const r = await ensureCached(t.agent, "tiny", { emit: t.emit });
+    expect(sha(await readFile(r.path))).toBe(SHA);
+    expect(fileGets()[1]!.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(t.events.filter((e) => e.event === "verified")).toHaveLength(1);
+  });
+});
+
+describe("pull: --offline (cache first, never the network)", () => {
+  it("offline with nothing cached is E_OFFLINE for a name, a URL and a digest, and sends no request", async () => {
+    await setup();
+    for (const ref of ["tiny", `${srv!.url}/api/v1/containers/tiny`, `sha256:${SHA}`]) {
+      expect(await codeOf(ensureCached(t.agent, ref, { offline: true }))).toBe("E_OFFLINE");
+    }
+    expect(srv!.requests).toEqual([]);
+  });
+
+  it("offline with a stale cached copy uses it without revalidating (no request), by name, URL and digest", async () => {
+    await setup({ settings: { containerFreshMs: 0, catalogFreshMs: 0 } });
+    const url = `${srv!.url}/api/v1/containers/tiny`;
+    await ensureCached(t.agent, "tiny");
+    await ensureCached(t.agent, url);
+    const before = srv!.requests.length;
+    for (const ref of ["tiny", url, `sha256:${SHA}`]) {
+      const r = await ensureCached(t.agent, ref, { offline: true });
+      expect(r).toMatchObject({ sha256: SHA, fromCache: true });
+      expect(sha(await readFile(r.path))).toBe(SHA);
+    }
+    expect(srv!.requests.length).toBe(before);
+    // the same refs online do revalidate (the stale copies were not fresh)
+    await ensureCached(t.agent, "tiny");
+    expect(srv!.requests.length).toBeGreaterThan(before);
   });
 });

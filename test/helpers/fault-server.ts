@@ -1,7 +1,10 @@
 /**
  * A loopback HTTP server that serves one container file with the Worker's headers (design.md,
  * "HTTP contract") and misbehaves on request. Faults are queued: each GET of the container
- * consumes the next one, so "reset at 1 MiB, then at 3 MiB, then behave" is one line.
+ * consumes the next one, so "reset at 1 MiB, then at 3 MiB, then behave" is one line; with
+ * `repeatFaults` the queue starts over when it runs out (a server that always misbehaves).
+ * Redirect routes under /r/ answer 302s: /r/ok (to the container), /r/file (to file:),
+ * /r/ftp, /r/loop-a ⇄ /r/loop-b, and /r/chain/N → /r/chain/N+1 for ever.
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -23,7 +26,15 @@ export type Fault =
   /** 200 text/html "error page", as a misconfigured proxy would. */
   | { kind: "html" }
   /** Send `at` bytes, then wait for `until` before sending the rest (to line up concurrent clients). */
-  | { kind: "hold"; at: number; until: Promise<unknown> };
+  | { kind: "hold"; at: number; until: Promise<unknown> }
+  /** Send `bytes` bytes every `everyMs` (a drip that never lets the idle timeout fire). */
+  | { kind: "drip"; bytes: number; everyMs: number }
+  /** Answer a Range request with 206 and the right Content-Range, but another ETag. */
+  | { kind: "etag-changed" }
+  /** Send the response with the byte at file offset `at` flipped (the digest headers still name the true file). */
+  | { kind: "corrupt"; at: number }
+  /** Serve the whole file as 200 even when a Range was asked for, and stall at `at` for `ms` (then reset). */
+  | { kind: "ignore-range-stall"; at: number; ms: number };
 
 export interface FaultServerOptions {
   /** The file served. */
@@ -40,6 +51,8 @@ export interface FaultServerOptions {
   entry?: Record<string, unknown>;
   /** Bytes per write (the bench uses 1 MiB; tests keep it small so faults land mid-body). */
   chunk?: number;
+  /** Start the fault queue over when it runs out. */
+  repeatFaults?: boolean;
 }
 
 export interface RecordedRequest {
@@ -48,6 +61,8 @@ export interface RecordedRequest {
   range?: string;
   ifRange?: string;
   ifNoneMatch?: string;
+  /** The status answered (set when the headers go out). */
+  status?: number;
 }
 
 export interface FaultServer {
@@ -68,6 +83,18 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
   const id = options.id ?? "tiny";
   const etag = `"${sha256.slice(0, 16)}"`;
   const faults = [...(options.faults ?? [])];
+  const nextFault = (): Fault | undefined => {
+    if (faults.length === 0 && options.repeatFaults) faults.push(...(options.faults ?? []));
+    return faults.shift();
+  };
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const lie = createHash("sha256").update("not the file").digest();
@@ -94,26 +121,39 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
   const sendBytes = (res: ServerResponse, from: number, to: number, fault: Fault | undefined) => {
     // `to` is exclusive. Faults with an `at` are absolute file offsets.
     let pos = from;
-    const stopAt = fault && "at" in fault ? Math.max(from, Math.min(to, fault.at)) : to;
+    if (fault?.kind === "drip") {
+      const tick = () => {
+        if (res.destroyed) return;
+        const end = Math.min(to, pos + fault.bytes);
+        res.write(body.subarray(pos, end));
+        pos = end;
+        if (pos < to) later(fault.everyMs, tick);
+        else res.end();
+      };
+      return tick();
+    }
+    const source = fault?.kind === "corrupt" ? Buffer.from(body) : body;
+    if (fault?.kind === "corrupt") source[fault.at] = source[fault.at]! ^ 0xff;
+    const stopAt = fault && "at" in fault && fault.kind !== "corrupt" ? Math.max(from, Math.min(to, fault.at)) : to;
     const pump = () => {
       while (pos < stopAt) {
         const end = Math.min(stopAt, pos + chunk);
-        const ok = res.write(body.subarray(pos, end));
+        const ok = res.write(source.subarray(pos, end));
         pos = end;
         if (!ok) return void res.once("drain", pump);
       }
-      if (!fault || !("at" in fault) || pos >= to) return void res.end();
+      if (!fault || !("at" in fault) || fault.kind === "corrupt" || pos >= to) return void res.end();
       const sock = res.socket;
       if (fault.kind === "hold") return void fault.until.then(() => sendBytes(res, pos, to, undefined));
-      if (fault.kind === "reset") setTimeout(() => sock?.destroy(), 20);
-      else if (fault.kind === "truncate") setTimeout(() => sock?.end(), 20);
-      else if (fault.kind === "stall") setTimeout(() => sock?.destroy(), fault.ms);
+      if (fault.kind === "reset") later(20, () => sock?.destroy());
+      else if (fault.kind === "truncate") later(20, () => sock?.end());
+      else later(fault.ms, () => sock?.destroy());
     };
     pump();
   };
 
   const serveFile = (req: IncomingMessage, res: ServerResponse) => {
-    const fault = req.method === "GET" ? faults.shift() : undefined;
+    const fault = req.method === "GET" ? nextFault() : undefined;
     if (fault?.kind === "status") {
       res.writeHead(fault.status, { "content-type": "application/json", ...(fault.retryAfter ? { "retry-after": fault.retryAfter } : {}) });
       return void res.end(JSON.stringify({ error: { code: "E_FAULT", message: `injected ${fault.status}` } }));
@@ -133,7 +173,7 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
     const range = req.headers.range;
     const ifRange = req.headers["if-range"];
     const m = range ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;
-    const rangeOk = m && fault?.kind !== "ignore-range" && (!ifRange || ifRange === headers.etag);
+    const rangeOk = m && fault?.kind !== "ignore-range" && fault?.kind !== "ignore-range-stall" && (!ifRange || ifRange === headers.etag);
     if (rangeOk) {
       const start = Number(m[1]);
       const end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
@@ -142,7 +182,8 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
         return void res.end();
       }
       const cr = fault?.kind === "bad-content-range" ? `bytes 0-${end}/${size}` : `bytes ${start}-${end}/${size}`;
-      res.writeHead(206, { ...headers, "content-range": cr, "content-length": String(end - start + 1) });
+      const etag206 = fault?.kind === "etag-changed" ? { etag: `"changed-${sha256.slice(0, 8)}"` } : {};
+      res.writeHead(206, { ...headers, ...etag206, "content-range": cr, "content-length": String(end - start + 1) });
       if (req.method === "HEAD") return void res.end();
       return sendBytes(res, start, end + 1, fault);
     }
@@ -154,14 +195,25 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
   let baseUrl = "";
   const server: Server = createServer((req, res) => {
     const url = req.url ?? "/";
-    requests.push({
+    const record: RecordedRequest = {
       method: req.method ?? "GET",
       url,
       ...(req.headers.range ? { range: req.headers.range } : {}),
       ...(typeof req.headers["if-range"] === "string" ? { ifRange: req.headers["if-range"] } : {}),
       ...(typeof req.headers["if-none-match"] === "string" ? { ifNoneMatch: req.headers["if-none-match"] } : {}),
-    });
+    };
+    requests.push(record);
+    const writeHead = res.writeHead.bind(res) as (...a: unknown[]) => ServerResponse;
+    res.writeHead = ((status: number, ...rest: unknown[]) => {
+      record.status = status;
+      return writeHead(status, ...rest);
+    }) as typeof res.writeHead;
     const path = url.split("?")[0]!;
+    const redirect = redirectTarget(path, id);
+    if (redirect) {
+      res.writeHead(302, { location: redirect, "content-length": "0" });
+      return void res.end();
+    }
     if (path === "/api/v1/health") {
       res.writeHead(200, { "content-type": "application/json" });
       return void res.end(JSON.stringify({ status: "ok" }));
@@ -211,10 +263,22 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
     options,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const t of timers) clearTimeout(t);
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
   };
+}
+
+/** Where a /r/ route redirects to (undefined: not a redirect route). */
+function redirectTarget(path: string, id: string): string | undefined {
+  if (path === "/r/ok") return `/api/v1/containers/${id}`;
+  if (path === "/r/file") return "file:///etc/passwd";
+  if (path === "/r/ftp") return "ftp://127.0.0.1/container.rts.png";
+  if (path === "/r/loop-a") return "/r/loop-b";
+  if (path === "/r/loop-b") return "/r/loop-a";
+  const n = /^\/r\/chain\/(\d+)$/.exec(path);
+  return n ? `/r/chain/${Number(n[1]) + 1}` : undefined;
 }
 
 /** A valid-looking PNG prefix followed by deterministic pseudo-random bytes (fast to make, not compressible). */
