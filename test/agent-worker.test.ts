@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { request } from "undici";
+import { request, type Dispatcher } from "undici";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { collectBytes, encodeContainer } from "../shared/container/encode.js";
 import { buildMetadata } from "../shared/container/metadata.js";
@@ -70,6 +70,34 @@ afterEach(async () => {
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
+interface Exchange {
+  method: string;
+  path: string;
+  ifNoneMatch?: string;
+  status?: number;
+}
+
+/** An undici interceptor that records each request the agent sends and the status it got back. */
+function recorder(log: Exchange[]): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (opts, handler) => {
+    const headers = (opts.headers ?? {}) as Record<string, string | string[] | undefined>;
+    const inm = Object.entries(headers).find(([k]) => k.toLowerCase() === "if-none-match")?.[1];
+    const x: Exchange = { method: opts.method, path: opts.path, ...(typeof inm === "string" ? { ifNoneMatch: inm } : {}) };
+    log.push(x);
+    return dispatch(opts, {
+      onRequestStart: (c, ctx) => handler.onRequestStart?.(c, ctx),
+      onRequestUpgrade: (c, s, h, sock) => handler.onRequestUpgrade?.(c, s, h, sock),
+      onResponseStart: (c, status, h, m) => {
+        x.status = status;
+        return handler.onResponseStart?.(c, status, h, m);
+      },
+      onResponseData: (c, chunk) => handler.onResponseData?.(c, chunk),
+      onResponseEnd: (c, trailers) => handler.onResponseEnd?.(c, trailers),
+      onResponseError: (c, err) => handler.onResponseError?.(c, err),
+    });
+  };
+}
+
 describe("agent ↔ Worker (Miniflare)", () => {
   it("lists the Worker's catalog with hashes and pulls by id through the blob URL", async () => {
     const [cat] = await loadCatalogs(t.agent);
@@ -113,14 +141,23 @@ describe("agent ↔ Worker (Miniflare)", () => {
   });
 
   it("revalidates a stale URL pull with If-None-Match (Worker answers 304)", async () => {
-    const t2 = await makeTestAgent({ containerFreshMs: 0 });
+    const log: Exchange[] = [];
+    const t2 = await makeTestAgent({ containerFreshMs: 0, retries: 0 }, undefined, { interceptors: [recorder(log)] });
     try {
       const url = `${base}/api/v1/containers/demo`;
       const first = await ensureCached(t2.agent, url);
       expect(first.fromCache).toBe(false);
+      const etag = first.record.sources[0]!.etag;
+      expect(etag).toMatch(/^"/);
       const again = await ensureCached(t2.agent, url, { emit: t2.emit });
       expect(again.fromCache).toBe(true);
       expect(t2.events.filter((e) => e.event === "start")).toHaveLength(0);
+      // on the wire: a full GET, then a conditional GET with the stored ETag answered 304
+      expect(log.map((x) => [x.method, x.path, x.ifNoneMatch, x.status])).toEqual([
+        ["GET", "/api/v1/containers/demo", undefined, 200],
+        ["GET", "/api/v1/containers/demo", etag, 304],
+      ]);
+      expect((await t2.agent.cache.get(demo.sha256))!.sources[0]!.checkedAt).toBeGreaterThanOrEqual(first.record.sources[0]!.checkedAt);
     } finally {
       await t2.cleanup();
     }

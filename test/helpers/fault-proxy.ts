@@ -3,7 +3,9 @@
  * requests pass through untouched; each GET of container bytes consumes the next planned fault,
  * applied to the Worker's real response: a reset, a stall, a slow drip, a truncated body under
  * the full Content-Length, flipped bytes (optionally with digest headers rewritten to match, a
- * consistent liar), or a 503 with Retry-After answered by the proxy itself.
+ * consistent liar), a Range request answered with the whole file, a body held back until a
+ * promise settles, or a 503 with Retry-After answered by the proxy itself. A plan can repeat
+ * forever (`plan(faults, { repeat: true })`): a server that misbehaves the same way every time.
  */
 import { createHash } from "node:crypto";
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
@@ -11,18 +13,29 @@ import type { AddressInfo } from "node:net";
 
 export type ProxyFault =
   | { kind: "none" }
+  /** Send `at` body bytes of this response, then destroy the socket. */
   | { kind: "reset"; at: number }
+  /** Send `at` body bytes, go silent for `ms`, then destroy the socket. */
   | { kind: "stall"; at: number; ms: number }
+  /** Send every upstream chunk `chunk` bytes at a time, one piece every `everyMs`. */
   | { kind: "drip"; chunk: number; everyMs: number }
+  /** Send `at` body bytes under the full Content-Length, then close cleanly (FIN). */
   | { kind: "truncate"; at: number }
+  /** Flip the body byte at offset `at` of this response (optionally rewriting the digest headers to match). */
   | { kind: "flip"; at: number; rewriteDigest?: boolean }
-  | { kind: "503"; retryAfter: number };
+  | { kind: "503"; retryAfter: number }
+  /** Forward without Range/If-Range (the whole file as 200), then stall at `at` for `ms`. */
+  | { kind: "ignore-range-stall"; at: number; ms: number }
+  /** Send `at` body bytes, then hold the rest until `until` settles. */
+  | { kind: "hold"; at: number; until: Promise<unknown> };
 
 export interface FaultProxy {
   url: string;
   /** One line per container GET: the fault applied and the Range asked. */
   log: string[];
-  plan(faults: ProxyFault[]): void;
+  /** Status codes answered to container GETs, in order (the proxy's own 503s included). */
+  statuses: number[];
+  plan(faults: ProxyFault[], opts?: { repeat?: boolean }): void;
   close(): Promise<void>;
 }
 
@@ -31,7 +44,9 @@ const isContainerGet = (method: string | undefined, url: string | undefined) => 
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   let queue: ProxyFault[] = [];
+  let cycle: ProxyFault[] | undefined;
   const log: string[] = [];
+  const statuses: number[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => {
@@ -40,16 +55,28 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }, ms);
     timers.add(t);
   };
+  const next = (): ProxyFault => {
+    if (queue.length === 0 && cycle) queue = [...cycle];
+    return queue.shift() ?? { kind: "none" };
+  };
+
   const server: Server = createServer((req, res) => {
-    const fault: ProxyFault = isContainerGet(req.method, req.url) ? (queue.shift() ?? { kind: "none" }) : { kind: "none" };
-    if (isContainerGet(req.method, req.url)) log.push(`${fault.kind}${req.headers.range ? ` (${req.headers.range})` : ""}`);
+    const container = isContainerGet(req.method, req.url);
+    const fault: ProxyFault = container ? next() : { kind: "none" };
+    if (container) log.push(`${fault.kind}${req.headers.range ? ` (${req.headers.range})` : ""}`);
     if (fault.kind === "503") {
+      statuses.push(503);
       res.writeHead(503, { "content-type": "application/json", "retry-after": String(fault.retryAfter) });
       res.end(JSON.stringify({ error: { code: "E_UNAVAILABLE", message: "injected 503" } }));
       return;
     }
-    const headers = { ...req.headers, host: upstream.host };
+    const headers: IncomingHttpHeaders = { ...req.headers, host: upstream.host };
+    if (fault.kind === "ignore-range-stall") {
+      delete headers.range;
+      delete headers["if-range"];
+    }
     const up = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (ures) => {
+      if (container) statuses.push(ures.statusCode ?? 502);
       const out: IncomingHttpHeaders = { ...ures.headers };
       if (fault.kind === "flip" && fault.rewriteDigest) {
         // Buffer the whole body so the lie can be made consistent with the flipped bytes.
@@ -67,6 +94,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         return;
       }
       res.writeHead(ures.statusCode ?? 502, out);
+      res.on("close", () => ures.destroy());
       let sent = 0;
       ures.on("data", (chunk: Buffer) => {
         const start = sent;
@@ -75,11 +103,22 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           case "reset":
           case "truncate":
           case "stall":
-            if (sent <= fault.at) {
-              res.write(chunk);
+          case "ignore-range-stall":
+          case "hold":
+            if (sent <= fault.at || start >= fault.at) {
+              res.write(chunk); // before the fault, or after a hold was released
               return;
             }
             res.write(chunk.subarray(0, fault.at - start));
+            if (fault.kind === "hold") {
+              ures.pause();
+              void fault.until.then(() => {
+                if (res.destroyed) return;
+                res.write(chunk.subarray(fault.at - start));
+                ures.resume();
+              });
+              return;
+            }
             ures.destroy();
             if (fault.kind === "reset") res.socket?.destroy();
             else if (fault.kind === "truncate") res.socket?.end();
@@ -111,8 +150,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         }
       });
       ures.on("end", () => {
-        // (a drip resumes the upstream only after its last chunk went out, so `end` comes after it)
-        if (!res.destroyed && !res.writableEnded && (fault.kind === "none" || fault.kind === "flip" || fault.kind === "drip")) res.end();
+        // (a drip or a hold resumes the upstream only after the held bytes went out, so `end` comes after them)
+        if (!res.destroyed && !res.writableEnded && (fault.kind === "none" || fault.kind === "flip" || fault.kind === "drip" || fault.kind === "hold")) res.end();
       });
     });
     up.on("error", () => res.socket?.destroy());
@@ -123,7 +162,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     log,
-    plan: (faults) => void (queue = [...faults]),
+    statuses,
+    plan: (faults, opts = {}) => {
+      queue = [...faults];
+      cycle = opts.repeat ? [...faults] : undefined;
+    },
     close: async () => {
       for (const t of timers) clearTimeout(t);
       server.closeAllConnections();
