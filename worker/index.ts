@@ -5,7 +5,9 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { CATALOG_SCHEMA_VERSION } from "../shared/catalog";
+import { getConfig } from "./config";
 import { notFound, onError } from "./errors";
+import { drainBody } from "./http/body";
 import { catalogRoutes } from "./routes/catalog";
 import { homeRoutes } from "./routes/home";
 import { compatRoutes } from "./routes/compat";
@@ -16,6 +18,15 @@ import { remoteRoutes } from "./routes/remote";
 
 /** The Worker's Hono app; `export default` is what workerd and the tests call. */
 const app = new Hono<{ Bindings: Env }>();
+
+// The drain rule: whatever the route did (answered early, refused, threw), the request body is
+// read to its end before the response goes out. Under `wrangler dev` a body left half-read or
+// cancelled breaks the next request on the same connection. Bounded by the largest body any
+// route accepts (MAX_UPLOAD_BYTES); past that the body is cancelled.
+app.use("*", async (c, next) => {
+  await next();
+  await drainBody(c.req.raw, getConfig(c.env).maxUploadBytes);
+});
 
 // Browser clients (the original v1.2 web client included) read catalogs and bytes cross-origin.
 app.use(

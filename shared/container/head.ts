@@ -16,7 +16,8 @@ export interface HeadOptions extends Pick<ChunkReaderOptions, "crc32"> {
   inflate?: ZlibTransform;
 }
 
-export type HeadScan = { done: true; head: ContainerHead } | { done: false; needAtLeast: number };
+/** `stoppedAt`: the chunk that ended the head, IDAT (image data follows) or IEND (the PNG has none). */
+export type HeadScan = { done: true; head: ContainerHead; stoppedAt: "IDAT" | "IEND" } | { done: false; needAtLeast: number };
 
 /**
  * Parses a prefix of a container. `done: false` asks for a longer prefix; errors are
@@ -44,7 +45,7 @@ export async function scanContainerHead(prefix: Uint8Array, opts: HeadOptions = 
       } else if (chunk.type === "IDAT" || chunk.type === "IEND") {
         const selected = selectMetadata(texts);
         if (!selected) fail("E_NO_METADATA", "No metadata found: no PixelRTS text chunk before the image data");
-        return { done: true, head: { ihdr, metadata: selected.metadata, metadataJson: selected.json, headLength: chunk.offset } };
+        return { done: true, head: { ihdr, metadata: selected.metadata, metadataJson: selected.json, headLength: chunk.offset }, stoppedAt: chunk.type };
       }
     }
   } catch (e) {

@@ -1,12 +1,13 @@
 /**
- * Builds this Worker's catalog from the `containers/` pointers in R2, following R2's 1000-key
- * list pages. Filters are applied while listing, so a page holds up to `limit` matches; the
- * cursor is opaque (last key + position of the next entry), stable under inserts.
+ * Builds this Worker's catalog from the live `containers/` pointers in R2 (tombstones of deleted
+ * names are skipped), following R2's list pages. Filters are applied while listing, so a page
+ * holds up to `limit` matches; the cursor is opaque (last key + position of the next entry),
+ * stable under inserts.
  */
 import { type CatalogEntry, type CatalogFilter, type SourceInfo, isEmptyFilter, matchesFilter } from "../../shared/catalog";
 import { httpFail } from "../errors";
 import { PREFIX } from "../storage/layout";
-import { decodeRecord } from "../storage/record";
+import { pointerRecord } from "../storage/store";
 import { entryFromRecord } from "./entry";
 
 export interface ListOptions {
@@ -23,7 +24,7 @@ export interface ListResult {
   nextCursor: string | null;
   /** Position index of the first entry (for `position`). */
   start: number;
-  /** Entry id → thumbnail ETag, for entries that have a thumbnail. */
+  /** Entry id → thumbnail id, for entries that have a thumbnail. */
   thumbs: Map<string, string>;
 }
 
@@ -73,7 +74,7 @@ export async function listCatalog(bucket: R2Bucket, o: ListOptions): Promise<Lis
       ...(r2cursor ? { cursor: r2cursor } : cur ? { startAfter: cur.k } : {}),
     });
     for (const obj of page.objects) {
-      const rec = decodeRecord(obj.customMetadata);
+      const rec = pointerRecord(obj.customMetadata);
       if (!rec) continue;
       const name = obj.key.slice(PREFIX.containers.length);
       const entry = entryFromRecord(name, rec, o.origin, o.source, obj.uploaded);

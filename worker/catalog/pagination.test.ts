@@ -1,4 +1,4 @@
-/** The catalog follows R2's 1000-key list pages (objects put straight through the binding). */
+/** The catalog follows R2's list pages (pointers put straight through the binding; their blobs are never read). */
 import { env } from "cloudflare:workers";
 import { beforeAll, expect, it } from "vitest";
 import type { CatalogResponse } from "../../shared/catalog";
@@ -12,7 +12,8 @@ beforeAll(async () => {
   const puts: Promise<unknown>[] = [];
   for (let i = 0; i < N; i++) {
     const sha = i.toString(16).padStart(64, "0");
-    const meta = encodeRecord({ sha256: sha, size: 100 + i, data_hash: null, data_size: null, grid_size: 4, type: i % 2 ? "kernel" : "os", distro: i === 1200 ? "needle" : null, arch: null, kernel_version: null, description: null, content_version: null, segments: [], name: name(i) });
+    const id = sha.slice(0, 32); // pointer fields (gen, link) are 32 hex digits
+    const meta = encodeRecord({ sha256: sha, size: 100 + i, data_hash: null, data_size: null, grid_size: 4, type: i % 2 ? "kernel" : "os", distro: i === 1200 ? "needle" : null, arch: null, kernel_version: null, description: null, content_version: null, segments: [], name: name(i), gen: id, link: id, blob_etag: `"${id}"` });
     puts.push(env.BUCKET.put(`containers/${name(i)}`, new Uint8Array(0), { customMetadata: meta }));
     if (puts.length >= 50) await Promise.all(puts.splice(0));
   }

@@ -1,7 +1,8 @@
 /**
  * Inlines thumbnails as base64 (the original catalog's `thumbnail` field) for the entries of
- * one response. Reads run 8 at a time and are memoised per isolate by (name, thumbnail ETag
- * recorded in the pointer), so a warm catalog costs no thumbnail reads at all.
+ * one response. Reads run 8 at a time and are memoised per isolate by (name, thumbnail id
+ * recorded in the pointer; each upload gets a new id), so a warm catalog costs no thumbnail
+ * reads at all.
  */
 import type { CatalogEntry } from "../../shared/catalog";
 import { thumbnailKey } from "../storage/layout";
@@ -17,26 +18,28 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-export async function inlineThumbnails(bucket: R2Bucket, entries: CatalogEntry[], etags: Map<string, string>): Promise<void> {
-  const todo = entries.filter((e) => etags.has(e.id));
+/** `thumbs`: entry id → thumbnail id, for the entries that have one. */
+export async function inlineThumbnails(bucket: R2Bucket, entries: CatalogEntry[], thumbs: Map<string, string>): Promise<void> {
+  const todo = entries.filter((e) => thumbs.has(e.id));
   let next = 0;
   const worker = async () => {
     while (next < todo.length) {
       const e = todo[next++]!;
-      const memoKey = `${e.id}\u0000${etags.get(e.id)}`;
+      const tid = thumbs.get(e.id)!;
+      const memoKey = `${e.id}\u0000${tid}`;
       const hit = memo.get(memoKey);
       if (hit !== undefined) {
         e.thumbnail = hit;
         continue;
       }
-      const obj = await bucket.get(thumbnailKey(e.id));
+      const obj = await bucket.get(thumbnailKey(e.id, tid));
       if (!obj || obj.size > MAX_THUMBNAIL_BYTES) {
         await obj?.body.cancel();
         continue;
       }
       const b64 = toBase64(new Uint8Array(await obj.arrayBuffer()));
       if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value!);
-      memo.set(`${e.id}\u0000${obj.httpEtag}`, b64);
+      memo.set(memoKey, b64);
       e.thumbnail = b64;
     }
   };

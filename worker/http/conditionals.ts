@@ -10,7 +10,8 @@ import { parseHttpDate } from "../../shared/http-date";
 export interface Validators {
   /** Strong entity tag, quoted (`"abc"`). */
   etag: string;
-  lastModified: Date;
+  /** Absent for representations without a date (JSON answers): date preconditions are then ignored. */
+  lastModified?: Date;
   /** False where Last-Modified may stay put while the content changes: If-Range dates then never match. */
   dateIsStrong?: boolean;
 }
@@ -54,13 +55,13 @@ const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
 export function evaluateConditionals(h: HeaderSource, v: Validators, method: string): ConditionalOutcome {
   const current = parseTag(v.etag);
-  const lm = seconds(v.lastModified);
+  const lm = v.lastModified ? seconds(v.lastModified) : null;
   const ifMatch = h.get("if-match");
   if (ifMatch != null) {
     if (!strongMatch(parseEtagList(ifMatch), current)) return "precondition-failed";
   } else {
     const ius = parseHttpDate(h.get("if-unmodified-since"));
-    if (ius !== null && lm > ius) return "precondition-failed";
+    if (ius !== null && lm !== null && lm > ius) return "precondition-failed";
   }
   const safe = method === "GET" || method === "HEAD";
   const ifNoneMatch = h.get("if-none-match");
@@ -68,7 +69,7 @@ export function evaluateConditionals(h: HeaderSource, v: Validators, method: str
     if (weakMatch(parseEtagList(ifNoneMatch), current)) return safe ? "not-modified" : "precondition-failed";
   } else if (safe) {
     const ims = parseHttpDate(h.get("if-modified-since"));
-    if (ims !== null && lm <= ims) return "not-modified";
+    if (ims !== null && lm !== null && lm <= ims) return "not-modified";
   }
   return "proceed";
 }
@@ -85,7 +86,7 @@ export function ifRangeAllows(h: HeaderSource, v: Validators): boolean {
     const current = parseTag(v.etag);
     return !tag.weak && !current.weak && tag.opaque === current.opaque;
   }
-  if (v.dateIsStrong === false) return false;
+  if (v.dateIsStrong === false || !v.lastModified) return false;
   const d = parseHttpDate(ifRange);
   return d !== null && d === seconds(v.lastModified);
 }

@@ -1,10 +1,12 @@
 /**
- * JSON responses with a strong ETag computed from the body bytes, answering 304 to a matching
- * `If-None-Match` (weak comparison, per RFC 9110) with ETag and Cache-Control.
+ * JSON responses with a strong ETag computed from the body bytes, evaluated with the shared
+ * conditional rules (conditionals.ts): a matching `If-None-Match` → 304 with ETag and
+ * Cache-Control, a failing `If-Match` → 412.
  */
 import type { Context } from "hono";
 import { toHex } from "../../shared/bytes";
-import { parseEtagList } from "./conditionals";
+import { httpFail } from "../errors";
+import { evaluateConditionals } from "./conditionals";
 
 export const CACHE_CATALOG = "public, max-age=0, must-revalidate";
 
@@ -13,13 +15,12 @@ export async function jsonWithEtag(c: Context, data: unknown, cacheControl = CAC
   const body = new TextEncoder().encode(JSON.stringify(data));
   const tagged = etagOf === undefined ? body : new TextEncoder().encode(JSON.stringify(etagOf));
   const etag = `"${toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", tagged))).slice(0, 32)}"`;
-  const headers = new Headers({ ETag: etag, "Cache-Control": cacheControl, Vary: "Accept-Encoding" });
-  const inm = c.req.header("if-none-match");
-  if (inm != null) {
-    const list = parseEtagList(inm);
-    if (list === "*" || list.some((t) => t.opaque === etag)) return new Response(null, { status: 304, headers });
-  }
-  headers.set("Content-Type", "application/json; charset=utf-8");
-  headers.set("Content-Length", String(body.length));
-  return new Response(c.req.method === "HEAD" ? null : body, { status: 200, headers });
+  const headers = { ETag: etag, "Cache-Control": cacheControl, Vary: "Accept-Encoding" };
+  const outcome = evaluateConditionals(c.req.raw.headers, { etag }, c.req.method);
+  if (outcome === "not-modified") return new Response(null, { status: 304, headers });
+  if (outcome === "precondition-failed") httpFail("E_PRECONDITION_FAILED", "precondition failed", { headers });
+  return new Response(c.req.method === "HEAD" ? null : body, {
+    status: 200,
+    headers: { ...headers, "Content-Type": "application/json; charset=utf-8", "Content-Length": String(body.length) },
+  });
 }

@@ -1,8 +1,12 @@
 /**
  * Streams one R2 object with exact HTTP semantics: strong ETag, Last-Modified, Accept-Ranges,
- * exact Content-Length, digests (Repr-Digest / X-PixelRTS-SHA256 from R2's own checksum or the
- * verified record), single ranges (206/416), conditionals (304/412), If-Range; HEAD = same
- * headers, no body. Never buffers the body; R2 only ever gets explicit, in-bounds values.
+ * exact Content-Length, digests (Repr-Digest / X-PixelRTS-SHA256 of the verified blob), single
+ * ranges (206/416), conditionals (304/412), If-Range; HEAD = same headers, no body. Never
+ * buffers the body; R2 only ever gets explicit, in-bounds values.
+ *
+ * Container bytes are only served when the object is the one that was verified: its ETag must
+ * be the one the pointer or register recorded, and an R2 checksum, when present, must be the
+ * expected SHA-256. Otherwise 404, as if absent.
  *
  * Plain GET (no Range, no preconditions) costs one R2 read. Otherwise: `head()`, evaluate here,
  * then `get()` with the range and `onlyIf: { etagMatches }` so the bytes sent are the version
@@ -12,7 +16,6 @@ import type { Context } from "hono";
 import { toHex } from "../../shared/bytes";
 import { isSha256Hex } from "../../shared/catalog";
 import { httpFail } from "../errors";
-import { verifiedKey } from "../storage/layout";
 import { evaluateConditionals, hasConditionals, ifRangeAllows, type Validators } from "./conditionals";
 import { reprDigest } from "./digest";
 import { contentRange, parseRange } from "./range";
@@ -28,8 +31,8 @@ export interface ServeOptions {
   contentType?: string;
   /** Adds `Content-Disposition: inline; filename="…"`. */
   filename?: string;
-  /** Container blob: send digest headers, and refuse a multipart blob not yet verified. */
-  container?: boolean;
+  /** Container blob: the verified object it must be (digest headers are sent for it). */
+  verified?: { sha256: string; etag: string };
   /** Name used in 404 messages. */
   what?: string;
   /**
@@ -40,20 +43,15 @@ export interface ServeOptions {
   repointedAt?: Date;
 }
 
-/** SHA-256 hex of a stored container: R2's checksum, else the verified record's. */
-export function storedSha256(obj: R2Object): string | null {
+/** Is `obj` the object that was verified for this SHA-256 (its ETag, and R2's checksum if any)? */
+function isVerified(obj: R2Object, v: { sha256: string; etag: string }): boolean {
   const sum = obj.checksums?.sha256;
-  if (sum) return toHex(new Uint8Array(sum));
-  const cm = obj.customMetadata?.sha256;
-  return isSha256Hex(cm) ? cm : null;
+  return obj.httpEtag === v.etag && (!sum || toHex(new Uint8Array(sum)) === v.sha256);
 }
 
-async function assertIntegrity(bucket: R2Bucket, obj: R2Object, what: string): Promise<void> {
-  if (obj.checksums?.sha256) return;
-  const sha = obj.customMetadata?.sha256;
-  // multipart blobs have no R2 checksum: only serve them once the Worker has verified the hash
-  if (isSha256Hex(sha) && (await bucket.head(verifiedKey(sha)))) return;
-  httpFail("E_NOT_FOUND", `${what} is not available (upload not verified)`);
+/** Refuses (404) anything but the object that was verified. */
+function assertVerified(obj: R2Object, v: { sha256: string; etag: string }, what: string): void {
+  if (!isVerified(obj, v)) httpFail("E_NOT_FOUND", `${what} is not available (not the verified object)`);
 }
 
 function lastModifiedOf(obj: R2Object, o: ServeOptions): Date {
@@ -68,12 +66,9 @@ function representationHeaders(obj: R2Object, o: ServeOptions): Headers {
   h.set("Accept-Ranges", "bytes");
   h.set("Content-Type", o.contentType ?? obj.httpMetadata?.contentType ?? "application/octet-stream");
   if (o.filename) h.set("Content-Disposition", `inline; filename="${o.filename}"`);
-  if (o.container) {
-    const sha = storedSha256(obj);
-    if (sha) {
-      h.set("Repr-Digest", reprDigest(sha));
-      h.set("X-PixelRTS-SHA256", sha);
-    }
+  if (o.verified) {
+    h.set("Repr-Digest", reprDigest(o.verified.sha256));
+    h.set("X-PixelRTS-SHA256", o.verified.sha256);
     const cm = obj.customMetadata ?? {};
     if (isSha256Hex(cm.data_hash)) h.set("X-PixelRTS-Data-Hash", cm.data_hash);
     if (cm.data_size && /^\d+$/.test(cm.data_size)) h.set("X-PixelRTS-Data-Size", cm.data_size);
@@ -100,7 +95,10 @@ export async function serveObject(c: Context, o: ServeOptions): Promise<Response
   if (method === "GET" && !rangeHeader && !hasConditionals(req.headers)) {
     const obj = await o.bucket.get(o.key);
     if (!obj) httpFail("E_NOT_FOUND", `${what} not found`);
-    if (o.container) await assertIntegrity(o.bucket, obj, what);
+    if (o.verified && !isVerified(obj, o.verified)) {
+      await obj.body.cancel();
+      assertVerified(obj, o.verified, what);
+    }
     const headers = representationHeaders(obj, o);
     headers.set("Content-Length", String(obj.size));
     return new Response(obj.body, { status: 200, headers });
@@ -109,7 +107,7 @@ export async function serveObject(c: Context, o: ServeOptions): Promise<Response
   for (let attempt = 0; attempt < 3; attempt++) {
     const head = await o.bucket.head(o.key);
     if (!head) httpFail("E_NOT_FOUND", `${what} not found`);
-    if (o.container) await assertIntegrity(o.bucket, head, what);
+    if (o.verified) assertVerified(head, o.verified, what);
     const headers = representationHeaders(head, o);
     const v: Validators = { etag: head.httpEtag, lastModified: lastModifiedOf(head, o), dateIsStrong: !o.repointedAt };
 

@@ -169,17 +169,40 @@ describe("404s", () => {
 });
 
 describe("integrity", () => {
-  it("a multipart-style blob without the Worker's verified marker is not served", async () => {
-    // simulate a completed but unverified multipart upload: no R2 checksum, no verified/ marker
+  it("the verified marker vouches for one object only: any other object is not served (regression)", async () => {
+    // a multipart-style object (no R2 checksum) whose bytes are not those of its SHA-256
     const sha = "ee".repeat(32);
-    await env.BUCKET.put(`blobs/sha256/${sha}`, f.bytes, { customMetadata: { v: "1", sha256: sha, size: String(f.bytes.length), multipart: "1" } });
-    const res = await call(`/blobs/sha256/${sha}`);
-    expect(res.status).toBe(404);
-    await env.BUCKET.put(`verified/${sha}`, new Uint8Array(0));
+    const gen = "0e".repeat(16);
+    const key = `blobs/sha256/${sha}/${gen}`;
+    const meta = (etag: string) => ({ v: "1", sha256: sha, size: String(f.bytes.length), gen, blob_etag: etag });
+    const obj = await env.BUCKET.put(key, f.bytes, { customMetadata: { v: "1", sha256: sha, size: String(f.bytes.length) } });
+    expect((await call(`/blobs/sha256/${sha}`)).status).toBe(404); // no marker at all
+    await env.BUCKET.put(`verified/${sha}`, "1", { customMetadata: meta('"another-object"') });
+    expect((await call(`/blobs/sha256/${sha}`)).status).toBe(404); // a marker for another object
+    await env.BUCKET.put(`verified/${sha}`, "2", { customMetadata: meta(obj.httpEtag) });
     const ok = await call(`/blobs/sha256/${sha}`);
-    expect(ok.status).toBe(200);
+    expect(ok.status).toBe(200); // the marker names exactly this object
     expect(ok.headers.get("x-pixelrts-sha256")).toBe(sha);
     await ok.arrayBuffer();
+    await env.BUCKET.put(key, f.bytes.slice(1), { customMetadata: { v: "1", sha256: sha } }); // replaced behind the marker's back
+    for (const headers of [{}, { range: "bytes=0-9" }] as Record<string, string>[]) {
+      const res = await call(`/blobs/sha256/${sha}`, { headers });
+      expect(res.status).toBe(404);
+      await res.arrayBuffer();
+    }
+  });
+
+  it("a name's bytes are served only while they are the object its pointer verified (regression)", async () => {
+    const g = await makeContainer(3000, { type: "kernel", name: "swapped" }, 21);
+    expect((await publish("swapped", g)).status).toBe(201);
+    const [blob] = (await env.BUCKET.list({ prefix: `blobs/sha256/${g.sha256}/` })).objects;
+    expect((await call("/api/v1/containers/swapped", { method: "HEAD" })).status).toBe(200);
+    await env.BUCKET.put(blob!.key, f.bytes); // other bytes, other ETag, no checksum
+    for (const path of ["/api/v1/containers/swapped", `/blobs/sha256/${g.sha256}`]) {
+      const res = await call(path);
+      expect(res.status).toBe(404);
+      await res.arrayBuffer();
+    }
   });
 
   it("republishing a name with new bytes changes its ETag and digests", async () => {
@@ -193,7 +216,8 @@ describe("integrity", () => {
     expect(after.headers.get("x-pixelrts-sha256")).toBe(g.sha256);
     expect(await sha256Hex(await bodyOf(after))).toBe(g.sha256);
     // the old blob is gone (no name refers to it)
-    expect(await env.BUCKET.head(`blobs/sha256/${old.sha256}`)).toBeNull();
+    expect((await env.BUCKET.list({ prefix: `blobs/sha256/${old.sha256}/` })).objects).toEqual([]);
+    expect((await call(`/blobs/sha256/${old.sha256}`)).status).toBe(404);
   });
 
   it("pointing a name back at an older blob never answers 304 or splices ranges by date (regression)", async () => {

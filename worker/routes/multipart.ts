@@ -3,97 +3,116 @@
  *
  *   POST   /api/v1/containers/{name}/uploads                       create (auth)
  *          headers: X-PixelRTS-SHA256 (or Repr-Digest), X-PixelRTS-Size (total bytes);
- *          body: the first bytes of the file (at least its head: everything before IDAT), which
- *          are validated, not stored. → 201 { upload_id, part_size_min, ... }, or 200 with the
- *          entry when a verified blob with that SHA-256 exists (nothing to upload).
+ *          body: the first bytes of the file, at most 8 MiB and at least its head (everything
+ *          before IDAT), which are validated and checked, not stored; the head's length and
+ *          SHA-256 go into the upload's record. → 201 { upload_id, part_size_min, ... }, or the
+ *          entry (200/201, deduplicated) when verified bytes with that SHA-256 and size exist.
  *   PUT    /api/v1/containers/{name}/uploads/{upload_id}/parts/{n}  one part, n = 1..10000, with
  *          Content-Length; every part but the last ≥ 5 MiB (R2 rule). → { part_number, etag }
  *   POST   /api/v1/containers/{name}/uploads/{upload_id}/complete   body { parts: [{ part_number, etag }] }
  *   DELETE /api/v1/containers/{name}/uploads/{upload_id}            abort
  *
- * On complete the Worker checks the stored object before any catalog entry points at it: size
- * = declared, head re-validated from the stored bytes with the same payload digest as declared
- * at create, and the whole file's SHA-256 recomputed (R2 keeps no checksum for multipart
- * objects). Any mismatch deletes the object and answers 400; success writes the `verified/`
- * marker, then the catalog pointer. The blob URL refuses an unverified multipart object.
+ * Every upload writes its own new generation key `blobs/sha256/<hex>/<gen>` (the upload id
+ * carries hex, gen and R2's upload id), so concurrent uploads of one SHA-256 never touch each
+ * other's objects. On complete the stored object is checked before anything refers to it: size
+ * = declared, the stored head byte-equal to the head sent at create and consistent with its
+ * image, and the whole file's SHA-256 recomputed (R2 keeps no checksum for multipart objects).
+ * A mismatch deletes that object, and only it, and answers 400. Success makes it the live
+ * generation of the SHA-256 with its ETag, then links the name (storage/store.ts).
  */
 import { Hono } from "hono";
 import { toHex } from "../../shared/bytes";
 import { requirePublisher } from "../auth";
 import { httpFail } from "../errors";
-import { blobKey, isHex64, parseName, verifiedKey } from "../storage/layout";
+import { readCapped } from "../http/body";
+import { blobKey, isHex64, isId, newId, parseName } from "../storage/layout";
 import { headOf, MAX_HEAD_BYTES } from "../storage/head";
-import { decodeRecord, encodeRecord, recordFromHead } from "../storage/record";
-import { blobVerified, linkName } from "../storage/store";
-import { entryResponse, linkExisting, overridesFrom, requireSha256 } from "./publish";
+import { type ContainerRecord, decodeRecord, encodeRecord, recordFromHead } from "../storage/record";
+import { linkExisting, liveBlob, publishObject } from "../storage/store";
+import { entryResponse, overridesFrom, requireSha256, withOverrides } from "./publish";
 
 export const multipartRoutes = new Hono<{ Bindings: Env }>();
 
 export const PART_SIZE_MIN = 5 * 1024 * 1024;
+const MAX_PARTS_BODY = 1024 * 1024;
 
-function encodeUploadId(sha: string, uploadId: string): string {
-  return `${sha}.${btoa(uploadId).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
+interface Upload {
+  sha: string;
+  gen: string;
+  uploadId: string;
 }
 
-function decodeUploadId(token: string): { sha: string; uploadId: string } {
-  const dot = token.indexOf(".");
-  const sha = token.slice(0, dot);
+const b64url = (s: string) => btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+function encodeUploadId(u: Upload): string {
+  return `${u.sha}.${u.gen}.${b64url(u.uploadId)}`;
+}
+
+function decodeUploadId(token: string): Upload {
+  const [sha = "", gen = "", id = ""] = token.split(".");
   try {
-    if (dot === 64 && isHex64(sha)) return { sha, uploadId: atob(token.slice(dot + 1).replace(/-/g, "+").replace(/_/g, "/")) };
+    if (isHex64(sha) && isId(gen) && id) return { sha, gen, uploadId: atob(id.replace(/-/g, "+").replace(/_/g, "/")) };
   } catch {
     // fall through
   }
   httpFail("E_BAD_UPLOAD", "unknown upload id");
 }
 
-async function refuseIfPublished(bucket: R2Bucket, sha: string): Promise<void> {
-  const blob = await bucket.head(blobKey(sha));
-  if (blob && (await blobVerified(bucket, blob))) {
-    httpFail("E_CONFLICT", `a published blob already has SHA-256 ${sha} with ${blob.size} bytes: the declared X-PixelRTS-Size is wrong`);
-  }
+const resume = (bucket: R2Bucket, u: Upload) => bucket.resumeMultipartUpload(blobKey(u.sha, u.gen), u.uploadId);
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+}
+
+/** `<length>:<sha256>` of a head's bytes: what complete compares the stored head with. */
+async function headDigest(head: Uint8Array): Promise<string> {
+  return `${head.length}:${await sha256Hex(head)}`;
+}
+
+function requireSize(h: Headers): number {
+  const v = h.get("x-pixelrts-size");
+  if (!v || !/^\d+$/.test(v) || Number(v) === 0) httpFail("E_BAD_REQUEST", "X-PixelRTS-Size (total file size in bytes) is required");
+  return Number(v);
 }
 
 multipartRoutes.post("/api/v1/containers/:name/uploads", requirePublisher, async (c) => {
   const name = parseName(c.req.param("name"));
   const h = c.req.raw.headers;
   const sha = requireSha256(h);
-  const sizeHeader = h.get("x-pixelrts-size");
-  if (!sizeHeader || !/^\d+$/.test(sizeHeader) || Number(sizeHeader) === 0) httpFail("E_BAD_REQUEST", "X-PixelRTS-Size (total file size in bytes) is required");
-  const size = Number(sizeHeader);
+  const size = requireSize(h);
   const bucket = c.env.BUCKET;
-  const origin = new URL(c.req.url).origin;
+  const overrides = overridesFrom(h);
 
-  const linked = await linkExisting(c.env, origin, name, sha, size, overridesFrom(h));
-  if (linked) return c.json(linked.entry, linked.status);
-  // A verified blob under this SHA-256 with another size means the declared size is wrong; an
-  // upload must never overwrite (and on failure delete) a blob that is already published.
-  await refuseIfPublished(bucket, sha);
+  const linked = await linkExisting(bucket, name, sha, size, withOverrides(overrides));
+  if (linked) {
+    const { entry, status } = entryResponse(c.env, new URL(c.req.url).origin, name, linked, true);
+    return c.json(entry, status);
+  }
+  // Verified bytes with this SHA-256 but another size: the declared size is wrong.
+  const live = await liveBlob(bucket, sha);
+  if (live) httpFail("E_CONFLICT", `a published blob already has SHA-256 ${sha} with ${live.record.size} bytes: the declared X-PixelRTS-Size is wrong`);
 
-  const len = Number(h.get("content-length") ?? NaN);
-  if (Number.isFinite(len) && len > MAX_HEAD_BYTES) httpFail("E_TOO_LARGE", `send at most ${MAX_HEAD_BYTES} bytes (the file's head) when creating an upload`);
-  const prefix = new Uint8Array(await c.req.arrayBuffer());
+  const prefix = await readCapped(c.req.raw, MAX_HEAD_BYTES, "the head sent when creating an upload");
   if (prefix.length > size) httpFail("E_BAD_LENGTH", "the head sent is longer than X-PixelRTS-Size");
-  const head = await headOf(prefix.subarray(0, MAX_HEAD_BYTES));
+  const head = await headOf(prefix);
   if (!("ihdr" in head)) httpFail("E_HEAD_INCOMPLETE", `send at least the first ${head.needAtLeast} bytes of the file`, { details: { need_at_least: head.needAtLeast } });
-  const record = { ...recordFromHead(head, sha, size, overridesFrom(h)), multipart: true };
-  const mpu = await bucket.createMultipartUpload(blobKey(sha), { httpMetadata: { contentType: "image/png" }, customMetadata: encodeRecord(record) });
-  const base = `${origin}/api/v1/containers/${name}/uploads/${encodeUploadId(sha, mpu.uploadId)}`;
-  return c.json(
-    { upload_id: encodeUploadId(sha, mpu.uploadId), name, sha256: sha, size, part_size_min: PART_SIZE_MIN, parts_url: `${base}/parts/{n}`, complete_url: `${base}/complete` },
-    201,
-  );
+  const record = { ...recordFromHead(head, sha, size, overrides), head: await headDigest(prefix.subarray(0, head.headLength)) };
+  const gen = newId();
+  const mpu = await bucket.createMultipartUpload(blobKey(sha, gen), { httpMetadata: { contentType: "image/png" }, customMetadata: encodeRecord(record) });
+  const uploadId = encodeUploadId({ sha, gen, uploadId: mpu.uploadId });
+  const base = `${new URL(c.req.url).origin}/api/v1/containers/${name}/uploads/${uploadId}`;
+  return c.json({ upload_id: uploadId, name, sha256: sha, size, part_size_min: PART_SIZE_MIN, parts_url: `${base}/parts/{n}`, complete_url: `${base}/complete` }, 201);
 });
 
 multipartRoutes.put("/api/v1/containers/:name/uploads/:upload/parts/:n", requirePublisher, async (c) => {
   parseName(c.req.param("name"));
-  const { sha, uploadId } = decodeUploadId(c.req.param("upload"));
+  const upload = decodeUploadId(c.req.param("upload"));
   const n = c.req.param("n");
   if (!/^\d+$/.test(n) || Number(n) < 1 || Number(n) > 10_000) httpFail("E_BAD_REQUEST", "part numbers are 1 to 10000");
   const body = c.req.raw.body;
   if (!c.req.header("content-length") || !body) httpFail("E_LENGTH_REQUIRED", "each part needs a Content-Length");
-  const mpu = c.env.BUCKET.resumeMultipartUpload(blobKey(sha), uploadId);
   try {
-    const part = await mpu.uploadPart(Number(n), body);
+    const part = await resume(c.env.BUCKET, upload).uploadPart(Number(n), body);
     return c.json({ part_number: part.partNumber, etag: part.etag });
   } catch (e) {
     httpFail("E_BAD_UPLOAD", `part ${n} was not stored: ${(e as Error).message}`);
@@ -102,80 +121,86 @@ multipartRoutes.put("/api/v1/containers/:name/uploads/:upload/parts/:n", require
 
 multipartRoutes.delete("/api/v1/containers/:name/uploads/:upload", requirePublisher, async (c) => {
   parseName(c.req.param("name"));
-  const { sha, uploadId } = decodeUploadId(c.req.param("upload"));
+  const upload = decodeUploadId(c.req.param("upload"));
   try {
-    await c.env.BUCKET.resumeMultipartUpload(blobKey(sha), uploadId).abort();
+    await resume(c.env.BUCKET, upload).abort();
   } catch (e) {
     httpFail("E_BAD_UPLOAD", `upload not aborted: ${(e as Error).message}`);
   }
   return c.json({ aborted: true });
 });
 
-async function sha256Of(body: ReadableStream): Promise<string> {
+function parseParts(body: Uint8Array): R2UploadedPart[] {
+  try {
+    const doc = JSON.parse(new TextDecoder().decode(body)) as { parts?: { part_number?: number; partNumber?: number; etag?: string }[] };
+    const parts = (doc.parts ?? []).map((p) => ({ partNumber: Number(p.part_number ?? p.partNumber), etag: String(p.etag) }));
+    if (parts.length && parts.every((p) => Number.isInteger(p.partNumber) && p.etag)) return parts;
+  } catch {
+    // fall through
+  }
+  httpFail("E_BAD_REQUEST", 'body must be {"parts":[{"part_number":1,"etag":"..."}, ...]}');
+}
+
+/** The head at the start of the stored object: byte-equal to the one sent at create, and still consistent with its image. */
+async function checkStoredHead(bucket: R2Bucket, obj: R2Object, declaredHead: string): Promise<void> {
+  let need = Math.min(obj.size, Number(declaredHead.split(":")[0]) + 4096);
+  for (;;) {
+    const part = await bucket.get(obj.key, { range: { offset: 0, length: need } });
+    if (!part) httpFail("E_BAD_UPLOAD", "the uploaded object vanished");
+    const bytes = new Uint8Array(await part.arrayBuffer());
+    const head = await headOf(bytes);
+    if ("ihdr" in head) {
+      if ((await headDigest(bytes.subarray(0, head.headLength))) === declaredHead) return;
+      httpFail("E_NOT_PIXELRTS", "not a PixelRTS container as declared: the uploaded file's head differs from the head sent at create", { details: { reason: "E_HEAD_MISMATCH" } });
+    }
+    if (head.needAtLeast > Math.min(obj.size, MAX_HEAD_BYTES)) httpFail("E_NOT_PIXELRTS", "not a PixelRTS container: header incomplete", { details: { reason: "E_PNG_CORRUPT" } });
+    need = head.needAtLeast;
+  }
+}
+
+/** Checks a completed upload (size, head, whole-file SHA-256); returns the catalog record it declared. */
+async function verifyUpload(bucket: R2Bucket, obj: R2Object, sha: string): Promise<ContainerRecord> {
+  const declared = decodeRecord(obj.customMetadata);
+  if (!declared?.head) httpFail("E_BAD_UPLOAD", "upload has no record");
+  if (obj.size !== declared.size) httpFail("E_BAD_LENGTH", `uploaded ${obj.size} bytes, declared ${declared.size}`);
+  await checkStoredHead(bucket, obj, declared.head);
+  const full = await bucket.get(obj.key);
+  if (!full) httpFail("E_BAD_UPLOAD", "the uploaded object vanished");
   const ds = new crypto.DigestStream("SHA-256");
-  await body.pipeTo(ds);
-  return toHex(new Uint8Array(await ds.digest));
+  await full.body.pipeTo(ds);
+  const actual = toHex(new Uint8Array(await ds.digest));
+  if (actual !== sha) httpFail("E_DIGEST_MISMATCH", `the uploaded file's SHA-256 is ${actual}, not ${sha}`);
+  return { ...declared, head: undefined };
 }
 
 multipartRoutes.post("/api/v1/containers/:name/uploads/:upload/complete", requirePublisher, async (c) => {
   const name = parseName(c.req.param("name"));
-  const { sha, uploadId } = decodeUploadId(c.req.param("upload"));
+  const upload = decodeUploadId(c.req.param("upload"));
+  const parts = parseParts(await readCapped(c.req.raw, MAX_PARTS_BODY, "the parts list"));
   const bucket = c.env.BUCKET;
-  let parts: R2UploadedPart[];
-  try {
-    const doc = (await c.req.json()) as { parts?: { part_number?: number; partNumber?: number; etag?: string }[] };
-    parts = (doc.parts ?? []).map((p) => ({ partNumber: Number(p.part_number ?? p.partNumber), etag: String(p.etag) }));
-    if (!parts.length || parts.some((p) => !Number.isInteger(p.partNumber) || !p.etag)) throw new Error();
-  } catch {
-    httpFail("E_BAD_REQUEST", 'body must be {"parts":[{"part_number":1,"etag":"..."}, ...]}');
-  }
-  // Someone published these bytes while this upload ran: keep theirs, drop ours.
-  const current = await bucket.head(blobKey(sha));
-  if (current && (await blobVerified(bucket, current))) {
-    await bucket.resumeMultipartUpload(blobKey(sha), uploadId).abort().catch(() => {});
-    const existing = await linkExisting(c.env, new URL(c.req.url).origin, name, sha, current.size, {});
-    if (existing) return c.json(existing.entry, existing.status);
-    httpFail("E_CONFLICT", "a blob with this SHA-256 is already published");
+  const origin = new URL(c.req.url).origin;
+  // Someone published these bytes while this upload ran: link to theirs, drop ours.
+  const live = await liveBlob(bucket, upload.sha);
+  const existing = live && (await linkExisting(bucket, name, upload.sha, live.record.size, (r) => r));
+  if (existing) {
+    await resume(bucket, upload).abort().catch(() => {});
+    const { entry, status } = entryResponse(c.env, origin, name, existing, true);
+    return c.json(entry, status);
   }
   let obj: R2Object;
   try {
-    obj = await bucket.resumeMultipartUpload(blobKey(sha), uploadId).complete(parts);
+    obj = await resume(bucket, upload).complete(parts);
   } catch (e) {
     httpFail("E_BAD_UPLOAD", `upload not completed: ${(e as Error).message}`);
   }
-  const declared = decodeRecord(obj.customMetadata);
-  const reject = async (code: `E_${string}`, message: string): Promise<never> => {
-    await bucket.delete(blobKey(sha));
-    httpFail(code, message);
-  };
-  if (!declared) return reject("E_BAD_UPLOAD", "upload has no record");
-  if (obj.size !== declared.size) return reject("E_BAD_LENGTH", `uploaded ${obj.size} bytes, declared ${declared.size}`);
-  // the head that was validated at create must be the head that was stored
-  let need = Math.min(64 * 1024, obj.size);
-  let head;
-  for (;;) {
-    const part = await bucket.get(blobKey(sha), { range: { offset: 0, length: need } });
-    if (!part) return reject("E_BAD_UPLOAD", "object vanished");
-    const r = await headOf(new Uint8Array(await part.arrayBuffer())).catch(async (e) => {
-      await bucket.delete(blobKey(sha));
-      throw e;
-    });
-    if ("ihdr" in r) {
-      head = r;
-      break;
-    }
-    if (r.needAtLeast > Math.min(obj.size, MAX_HEAD_BYTES)) return reject("E_NOT_PIXELRTS", "not a PixelRTS container: header incomplete");
-    need = r.needAtLeast;
+  let record: ContainerRecord;
+  try {
+    record = await verifyUpload(bucket, obj, upload.sha);
+  } catch (e) {
+    await bucket.delete(obj.key); // this upload's own generation key: no one else writes or links it
+    throw e;
   }
-  const stored = recordFromHead(head, sha, obj.size);
-  if (stored.data_hash !== declared.data_hash || stored.data_size !== declared.data_size || stored.type !== declared.type) {
-    return reject("E_NOT_PIXELRTS", "the uploaded file's metadata differs from the head sent at create");
-  }
-  const full = await bucket.get(blobKey(sha));
-  if (!full) return reject("E_BAD_UPLOAD", "object vanished");
-  const actual = await sha256Of(full.body);
-  if (actual !== sha) return reject("E_DIGEST_MISMATCH", `the uploaded file's SHA-256 is ${actual}, not ${sha}`);
-  await bucket.put(verifiedKey(sha), new Uint8Array(0));
-  const { record, created } = await linkName(bucket, name, declared, obj);
-  return c.json(entryResponse(c.env, new URL(c.req.url).origin, name, record, { deduplicated: false }), created ? 201 : 200);
+  const published = await publishObject(bucket, name, { sha256: upload.sha, gen: upload.gen, blobEtag: obj.httpEtag }, record);
+  const { entry, status } = entryResponse(c.env, origin, name, published, false);
+  return c.json(entry, status);
 });

@@ -4,10 +4,11 @@
  * `Content-Digest: sha-256=:…:`). Optional catalog fields: `X-PixelRTS-Distro`,
  * `X-PixelRTS-Arch`, `X-PixelRTS-Kernel-Version`.
  *
- * The head is validated before a byte is stored; the bytes then stream into R2 through a
- * FixedLengthStream with `sha256`, so R2 itself rejects a body whose digest differs (nothing is
- * written). Only then is the catalog pointer written. A blob already stored under that SHA-256
- * is reused without reading the rest of the body. `DELETE` removes the entry.
+ * Bytes the bucket already holds verified (same SHA-256 and size) are linked without storing
+ * them again; the body is then drained, not stored. Otherwise the head is read and checked before
+ * a byte is stored; then the bytes stream into a new generation key through a FixedLengthStream
+ * with `sha256`, so R2 itself rejects a body whose digest differs (nothing is written); only then
+ * is the blob made live and the pointer swapped (storage/store.ts). `DELETE` removes the entry.
  */
 import { Hono } from "hono";
 import type { CatalogEntry } from "../../shared/catalog";
@@ -15,11 +16,13 @@ import { requirePublisher } from "../auth";
 import { entryFromRecord } from "../catalog/entry";
 import { getConfig } from "../config";
 import { httpFail } from "../errors";
+import { bodyReader } from "../http/body";
 import { clientSha256 } from "../http/digest";
-import { blobKey, parseName } from "../storage/layout";
+import { createOnly } from "../storage/cas";
+import { blobKey, newId, parseName } from "../storage/layout";
 import { readHead } from "../storage/head";
-import { type ContainerRecord, type RecordOverrides, decodeRecord, encodeRecord, recordFromHead } from "../storage/record";
-import { blobVerified, linkName, localSource, unlinkName } from "../storage/store";
+import { type ContainerRecord, type RecordOverrides, encodeRecord, recordFromHead } from "../storage/record";
+import { type Linked, linkExisting, localSource, publishObject, unlinkName } from "../storage/store";
 
 export const publishRoutes = new Hono<{ Bindings: Env }>();
 
@@ -28,61 +31,53 @@ export function overridesFrom(h: Headers): RecordOverrides {
   return { distro: v("x-pixelrts-distro"), arch: v("x-pixelrts-arch"), kernel_version: v("x-pixelrts-kernel-version") };
 }
 
-function withOverrides(r: ContainerRecord, o: RecordOverrides): ContainerRecord {
-  return { ...r, distro: o.distro ?? r.distro, arch: o.arch ?? r.arch, kernel_version: o.kernel_version ?? r.kernel_version };
-}
-
-/**
- * Publishing bytes the bucket already holds (same SHA-256 and size, verified): link the name to
- * the existing blob instead of storing it again. Undefined when there is no such blob.
- */
-export async function linkExisting(env: Env, origin: string, name: string, sha: string, size: number, overrides: RecordOverrides): Promise<{ entry: CatalogEntry & Record<string, unknown>; status: 200 | 201 } | undefined> {
-  const existing = await env.BUCKET.head(blobKey(sha));
-  const existingRecord = existing ? decodeRecord(existing.customMetadata) : null;
-  if (!existing || !existingRecord || existingRecord.size !== size || !(await blobVerified(env.BUCKET, existing))) return undefined;
-  const { record, created } = await linkName(env.BUCKET, name, withOverrides(existingRecord, overrides), existing);
-  return { entry: entryResponse(env, origin, name, record, { deduplicated: true }), status: created ? 201 : 200 };
+/** The stored catalog fields with this request's overrides. */
+export function withOverrides(o: RecordOverrides): (r: ContainerRecord) => ContainerRecord {
+  return (r) => ({ ...r, distro: o.distro ?? r.distro, arch: o.arch ?? r.arch, kernel_version: o.kernel_version ?? r.kernel_version });
 }
 
 export function requireSha256(h: Headers): string {
   return clientSha256(h) ?? httpFail("E_DIGEST_REQUIRED", "send the file's SHA-256 as X-PixelRTS-SHA256 (hex) or Repr-Digest: sha-256=:<base64>:");
 }
 
-export function entryResponse(env: Env, origin: string, name: string, record: ContainerRecord, extra: Record<string, unknown>): CatalogEntry & Record<string, unknown> {
-  return { ...entryFromRecord(name, record, origin, localSource(env, origin)), ...extra };
+export function entryResponse(env: Env, origin: string, name: string, linked: Linked, deduplicated: boolean): { entry: CatalogEntry & Record<string, unknown>; status: 200 | 201 } {
+  const entry = { ...entryFromRecord(name, linked.record, origin, localSource(env, origin)), deduplicated };
+  return { entry, status: linked.created ? 201 : 200 };
 }
 
 const isDigestError = (e: unknown) => /10037|sha-?256|checksum|digest|hash/i.test(String((e as Error)?.message ?? e));
 
-/** Streams `chunks` then the rest of `reader` into R2 as exactly `length` bytes verified against `sha256`. */
+/** Pumps `chunks` then the rest of `reader` into `writable`; rejects when the body does not fit it. */
+async function pump(chunks: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array>, writable: WritableStream<Uint8Array>): Promise<void> {
+  const writer = writable.getWriter();
+  try {
+    for (const ch of chunks) await writer.write(ch);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      await writer.write(value);
+    }
+    await writer.close();
+  } catch (e) {
+    await writer.abort(e).catch(() => {});
+    throw e;
+  }
+}
+
+/** Streams `chunks` then the rest of `reader` into R2 at the new key `key` as exactly `length` bytes verified against `sha256`. */
 async function storeVerified(bucket: R2Bucket, key: string, chunks: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array>, length: number, sha256: string, customMetadata: Record<string, string>): Promise<R2Object> {
   const { readable, writable } = new FixedLengthStream(length);
-  const writer = writable.getWriter();
-  let pumpError: unknown = null;
-  const pump = (async () => {
-    try {
-      for (const ch of chunks) await writer.write(ch);
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        await writer.write(value);
-      }
-      await writer.close();
-    } catch (e) {
-      pumpError = e;
-      await writer.abort(e).catch(() => {});
-      await reader.cancel().catch(() => {});
-    }
-  })();
-  const put = bucket.put(key, readable, { sha256, httpMetadata: { contentType: "image/png" }, customMetadata });
-  const [, res] = await Promise.allSettled([pump, put]);
-  if (res.status === "fulfilled" && res.value && !pumpError) return res.value;
-  // R2 did not store the object (or it must not count): make sure nothing is left behind
-  if (res.status === "fulfilled") await bucket.delete(key);
-  if (pumpError) httpFail("E_BAD_LENGTH", `the body does not match Content-Length ${length}`);
-  const err = res.status === "rejected" ? res.reason : null;
+  const [pumped, put] = await Promise.allSettled([
+    pump(chunks, reader, writable),
+    createOnly(bucket, key, readable, { sha256, httpMetadata: { contentType: "image/png" }, customMetadata }),
+  ]);
+  if (put.status === "fulfilled" && put.value && pumped.status === "fulfilled") return put.value;
+  // R2 did not store the object (or it must not count): this key is ours alone, so drop it
+  if (put.status === "fulfilled" && put.value) await bucket.delete(key);
+  const err = put.status === "rejected" ? put.reason : null;
   if (isDigestError(err)) httpFail("E_DIGEST_MISMATCH", `the body's SHA-256 is not ${sha256}`, { details: { expected: sha256 } });
-  throw err ?? new Error("R2 put returned null");
+  if (pumped.status === "rejected") httpFail("E_BAD_LENGTH", `the body does not match Content-Length ${length}`);
+  throw err ?? new Error(`R2 put of the new key ${key} found an object there`);
 }
 
 /**
@@ -102,24 +97,25 @@ publishRoutes.put("/api/v1/containers/:name", requirePublisher, async (c) => {
   if (length > cfg.maxUploadBytes) {
     httpFail("E_TOO_LARGE", `body larger than ${cfg.maxUploadBytes} bytes: use POST /api/v1/containers/${name}/uploads (multipart)`, { details: { max: cfg.maxUploadBytes } });
   }
-  const body = c.req.raw.body;
-  if (length === 0 || !body) httpFail("E_NOT_PIXELRTS", "not a PixelRTS container: empty body", { details: { reason: "E_NOT_PNG" } });
+  const reader = bodyReader(c.req.raw);
+  if (length === 0 || !reader) httpFail("E_NOT_PIXELRTS", "not a PixelRTS container: empty body", { details: { reason: "E_NOT_PNG" } });
   const overrides = overridesFrom(h);
   const bucket = c.env.BUCKET;
   const origin = new URL(c.req.url).origin;
 
-  const linked = await linkExisting(c.env, origin, name, sha, length, overrides);
+  const linked = await linkExisting(bucket, name, sha, length, withOverrides(overrides));
   if (linked) {
-    await body.cancel();
-    return c.json(linked.entry, linked.status);
+    const { entry, status } = entryResponse(c.env, origin, name, linked, true);
+    return c.json(entry, status); // the unread body is drained after the handler (index.ts)
   }
 
-  const reader = body.getReader();
   const { head, chunks } = await readHead(reader);
   const record = recordFromHead(head, sha, length, overrides);
-  const blob = await storeVerified(bucket, blobKey(sha), chunks, reader, length, sha, encodeRecord(record));
-  const { record: pointer, created } = await linkName(bucket, name, record, blob);
-  return c.json(entryResponse(c.env, origin, name, pointer, { deduplicated: false }), created ? 201 : 200);
+  const gen = newId();
+  const blob = await storeVerified(bucket, blobKey(sha, gen), chunks, reader, length, sha, encodeRecord(record));
+  const published = await publishObject(bucket, name, { sha256: sha, gen, blobEtag: blob.httpEtag }, record);
+  const { entry, status } = entryResponse(c.env, origin, name, published, false);
+  return c.json(entry, status);
 });
 
 publishRoutes.delete("/api/v1/containers/:name", requirePublisher, async (c) => {

@@ -1,10 +1,12 @@
 /**
  * Reads the head of an upload (PNG signature, IHDR, PixelRTS metadata: everything before the
  * first IDAT) and validates it with the shared codec, keeping the bytes read so they can be
- * streamed on to R2. Codec errors become 400 E_NOT_PIXELRTS with the codec's code as `reason`.
+ * streamed on to R2; then checks the head against its image (`checkAgainstImage`). Every refusal
+ * is 400 E_NOT_PIXELRTS with the reason in `details.reason`: the codec's code, E_TOO_LARGE for
+ * a head over MAX_HEAD_BYTES, or E_METADATA_INVALID for a head that contradicts its image.
  */
 import { concatBytes } from "../../shared/bytes";
-import { scanContainerHead } from "../../shared/container/head";
+import { type HeadScan, scanContainerHead } from "../../shared/container/head";
 import type { ContainerHead } from "../../shared/container/types";
 import { isPixelRtsError } from "../../shared/errors";
 import { httpFail } from "../errors";
@@ -19,18 +21,41 @@ export interface ReadHead {
   bytesRead: number;
 }
 
-async function scan(prefix: Uint8Array) {
+function notPixelRts(reason: string, message: string): never {
+  httpFail("E_NOT_PIXELRTS", `not a PixelRTS container: ${message}`, { details: { reason } });
+}
+
+async function scan(prefix: Uint8Array): Promise<HeadScan> {
   try {
     return await scanContainerHead(prefix, { maxTextBytes: MAX_HEAD_BYTES });
   } catch (e) {
-    if (isPixelRtsError(e)) {
-      httpFail("E_NOT_PIXELRTS", `not a PixelRTS container: ${e.message}`, { details: { reason: e.code } });
-    }
+    if (isPixelRtsError(e)) notPixelRts(e.code, e.message);
     throw e;
   }
 }
 
-/** Reads from `reader` until the head parses; never reads past what the head needs plus one chunk. */
+/**
+ * Refuses a head that contradicts its image: no image data (the scan reached IEND), `grid_size`
+ * other than the IHDR's width and height, or a stored byte count (`encoded_size`, and
+ * `data_size` unless compressed) over what the pixels hold (width × height × 4). Payloads carried
+ * in `original_data_b64` are not held by the pixels, so their sizes are not bounded by them.
+ */
+export function checkAgainstImage(head: ContainerHead, stoppedAt: "IDAT" | "IEND"): void {
+  const { width, height } = head.ihdr;
+  const md = head.metadata;
+  if (stoppedAt !== "IDAT") notPixelRts("E_METADATA_INVALID", "the PNG has no image data (no IDAT chunk)");
+  if (md.grid_size !== undefined && (md.grid_size !== width || md.grid_size !== height)) {
+    notPixelRts("E_METADATA_INVALID", `grid_size ${JSON.stringify(md.grid_size)} does not match the ${width}x${height} image`);
+  }
+  if (md.original_data_b64 !== undefined) return;
+  const capacity = width * height * 4;
+  const sizes = md.compression ? { encoded_size: md.encoded_size ?? md.data_size } : { encoded_size: md.encoded_size, data_size: md.data_size };
+  for (const [field, n] of Object.entries(sizes)) {
+    if (n !== undefined && n > capacity) notPixelRts("E_METADATA_INVALID", `${field} ${n} does not fit the ${width}x${height} image (${capacity} bytes)`);
+  }
+}
+
+/** Reads from `reader` until the head parses and checks it; never reads past what the head needs plus one chunk. */
 export async function readHead(reader: ReadableStreamDefaultReader<Uint8Array>, limit = MAX_HEAD_BYTES): Promise<ReadHead> {
   const chunks: Uint8Array[] = [];
   let bytesRead = 0;
@@ -43,16 +68,21 @@ export async function readHead(reader: ReadableStreamDefaultReader<Uint8Array>, 
     }
     if (bytesRead >= need || done) {
       const r = await scan(concatBytes(chunks, bytesRead));
-      if (r.done) return { head: r.head, chunks, bytesRead };
-      if (done) httpFail("E_NOT_PIXELRTS", "not a PixelRTS container: the file ends inside its header", { details: { reason: "E_PNG_CORRUPT" } });
+      if (r.done) {
+        checkAgainstImage(r.head, r.stoppedAt);
+        return { head: r.head, chunks, bytesRead };
+      }
+      if (done) notPixelRts("E_PNG_CORRUPT", "the file ends inside its header");
       need = r.needAtLeast;
-      if (need > limit) httpFail("E_NOT_PIXELRTS", `not a PixelRTS container: header larger than ${limit} bytes`, { details: { reason: "E_TOO_LARGE" } });
+      if (need > limit) notPixelRts("E_TOO_LARGE", `header larger than ${limit} bytes`);
     }
   }
 }
 
-/** Validates a complete prefix already in memory (multipart create, post-upload check). */
+/** Validates and checks a prefix already in memory; `needAtLeast` when it is too short. */
 export async function headOf(bytes: Uint8Array): Promise<ContainerHead | { needAtLeast: number }> {
   const r = await scan(bytes);
-  return r.done ? r.head : { needAtLeast: r.needAtLeast };
+  if (!r.done) return { needAtLeast: r.needAtLeast };
+  checkAgainstImage(r.head, r.stoppedAt);
+  return r.head;
 }

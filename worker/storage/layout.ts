@@ -1,19 +1,23 @@
 /**
- * R2 object layout (one bucket, binding BUCKET). Documented in docs/WORKER.md.
+ * R2 object layout (one bucket, binding BUCKET), layout 2. Documented with the state machine in
+ * docs/WORKER.md ("R2 layout", "Concurrency").
  *
- *   blobs/sha256/<hex>      the .rts.png bytes, content-addressed by the file's SHA-256; written
- *                           once (single PUT: R2 verifies `sha256`; multipart: verified by the
- *                           Worker on completion), never modified. customMetadata = ContainerRecord.
- *   verified/<hex>          empty marker: a multipart blob whose SHA-256 the Worker has checked
- *                           (single-part blobs carry R2's own checksum instead).
- *   containers/<name>       empty catalog pointer; customMetadata = ContainerRecord + name,
- *                           published_at, blob validators, thumbnail. The catalog lists this prefix.
- *   refs/<hex>/<name>       empty back-reference, so DELETE can drop a blob no name uses any more.
- *   thumbnails/<name>.png   optional PNG thumbnail uploaded by the publisher.
+ *   blobs/sha256/<hex>/<gen>      the .rts.png bytes of one upload ("generation"): a fresh random
+ *                                 <gen> per upload, so no two writers ever share a key; created
+ *                                 once (create-only put, or one multipart upload), never
+ *                                 rewritten; deleted only by the collector once unreferenced and
+ *                                 detached. customMetadata = ContainerRecord (+ head digest).
+ *   verified/<hex>                the blob register ("verified marker"): names the one verified
+ *                                 generation new links may use (state `live`, its gen and ETag),
+ *                                 or `dead`. Written only with compare-and-swap.
+ *   containers/<name>             catalog pointer: record + gen, blob ETag, link id, thumbnail id;
+ *                                 or a tombstone (deleted name). Written only with compare-and-swap.
+ *   refs/<hex>/<gen>/<link>       one back-reference per link of a name to a generation; created
+ *                                 once, deleted by whoever ended that link.
+ *   thumbnails/<name>/<tid>.png   a thumbnail upload, owned by the pointer version that names it.
  *
- * A catalog entry exists exactly when its pointer exists, and the pointer is written (one atomic
- * put) only after its blob is stored and verified: a rejected or interrupted publish leaves no
- * entry, and a failed single PUT leaves nothing at all.
+ * Registers and pointers carry a fresh random body on every write, because R2's ETag is the MD5
+ * of the body and compare-and-swap needs every version to have its own ETag.
  */
 import { httpFail } from "../errors";
 
@@ -25,12 +29,21 @@ export const PREFIX = {
   thumbnails: "thumbnails/",
 } as const;
 
-export const blobKey = (hex: string) => `${PREFIX.blobs}${hex}`;
-export const verifiedKey = (hex: string) => `${PREFIX.verified}${hex}`;
+export const blobKey = (hex: string, gen: string) => `${PREFIX.blobs}${hex}/${gen}`;
+export const registerKey = (hex: string) => `${PREFIX.verified}${hex}`;
 export const pointerKey = (name: string) => `${PREFIX.containers}${name}`;
-export const refKey = (hex: string, name: string) => `${PREFIX.refs}${hex}/${name}`;
-export const refPrefix = (hex: string) => `${PREFIX.refs}${hex}/`;
-export const thumbnailKey = (name: string) => `${PREFIX.thumbnails}${name}.png`;
+export const refKey = (hex: string, gen: string, link: string) => `${PREFIX.refs}${hex}/${gen}/${link}`;
+/** Every ref of one generation (`gen` given) or of every generation of `hex`. */
+export const refPrefix = (hex: string, gen?: string) => `${PREFIX.refs}${hex}/${gen ? `${gen}/` : ""}`;
+export const thumbnailKey = (name: string, tid: string) => `${PREFIX.thumbnails}${name}/${tid}.png`;
+
+/** A fresh random id (32 hex digits) for generations, links, thumbnails and CAS bodies. */
+export function newId(): string {
+  return crypto.randomUUID().replace(/-/g, "");
+}
+
+const ID_RE = /^[0-9a-f]{32}$/;
+export const isId = (s: unknown): s is string => typeof s === "string" && ID_RE.test(s);
 
 /** Container names = catalog ids: URL-safe, 1–128 chars, start alphanumeric, no `..`. */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -46,7 +59,7 @@ export function idFromUrl(raw: string): string {
 
 /** Validates a publish name (a trailing `.rts.png` is dropped); 400 E_BAD_NAME otherwise. */
 export function parseName(raw: string): string {
-  const name = raw.endsWith(".rts.png") ? raw.slice(0, -".rts.png".length) : raw;
+  const name = idFromUrl(raw);
   if (!isValidName(name)) {
     httpFail("E_BAD_NAME", "container names are 1-128 characters of A-Z a-z 0-9 . _ -, start with a letter or digit, and contain no '..'", {
       details: { name: raw.slice(0, 200) },

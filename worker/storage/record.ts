@@ -24,15 +24,21 @@ export interface ContainerRecord {
   description: string | null;
   content_version: string | null;
   segments: SegmentSummary[];
+  // ---- register and pointer fields (layout.ts) ----
+  /** Generation of the blob: its bytes are at `blobs/sha256/<sha256>/<gen>`. */
+  gen?: string;
+  /** HTTP ETag (quoted) of that blob object: the only object the record vouches for. */
+  blob_etag?: string;
   // ---- pointer-only fields ----
   name?: string;
   published_at?: string;
-  /** ETag (quoted) and upload time (ISO) of the blob at publish time. */
-  blob_etag?: string;
-  /** ETag of the thumbnail object, when one was uploaded. */
+  /** Id of this link of the name to the blob (its ref is `refs/<sha256>/<gen>/<link>`). */
+  link?: string;
+  /** Id of the thumbnail object (`thumbnails/<name>/<thumb>.png`), when one was uploaded. */
   thumb?: string;
-  /** "1" when the blob came from a multipart upload (needs the `verified/` marker). */
-  multipart?: boolean;
+  // ---- multipart upload only ----
+  /** `<length>:<sha256 hex>` of the head (bytes before the first IDAT) sent at create. */
+  head?: string;
 }
 
 /** Catalog fields a publisher may set beside the PNG metadata (PUT headers `X-PixelRTS-Distro` ...). */
@@ -118,11 +124,7 @@ function toMeta(r: ContainerRecord): Record<string, string> {
   put("description", r.description);
   put("content_version", r.content_version);
   if (r.segments.length) m.segments = JSON.stringify(r.segments.map((s) => [s.name, s.type, s.size, s.start, s.sha256]));
-  put("name", r.name);
-  put("published_at", r.published_at);
-  put("blob_etag", r.blob_etag);
-  put("thumb", r.thumb);
-  if (r.multipart) m.multipart = "1";
+  for (const k of ["gen", "blob_etag", "name", "published_at", "link", "thumb", "head"] as const) put(k, r[k]);
   return m;
 }
 
@@ -177,10 +179,12 @@ export function decodeRecord(m: Record<string, string> | undefined): ContainerRe
     description: m.description ?? null,
     content_version: m.content_version ?? null,
     segments,
+    gen: m.gen,
+    blob_etag: m.blob_etag,
     name: m.name,
     published_at: m.published_at,
-    blob_etag: m.blob_etag,
+    link: m.link,
     thumb: m.thumb,
-    multipart: m.multipart === "1",
+    head: m.head,
   };
 }

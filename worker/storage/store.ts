@@ -1,70 +1,242 @@
 /**
- * Catalog writes on top of the layout in layout.ts: linking a name to a stored blob, unlinking
- * it, and dropping blobs no name references any more. Order matters for safety:
- * ref → pointer on link (a concurrent gc never drops a blob a pointer is about to use),
- * pointer → ref → blob on unlink.
+ * Catalog writes on the layout in layout.ts, safe under any interleaving of requests (the
+ * argument is in docs/WORKER.md, "Concurrency"). Registers and pointers change only by
+ * compare-and-swap (cas.ts); refs and blob objects are created once at keys no one else writes
+ * and deleted only by their owner. The rules:
+ *
+ * - link: create the ref `refs/<hex>/<gen>/<link>` first, then check that <gen> is still the
+ *   live generation in the register, then swap the pointer (retrying on a lost race), then
+ *   release what the replaced pointer held (its ref; its thumbnail unless carried over).
+ * - collect (after any ref is deleted): no refs → detach the generation (register live → dead by
+ *   CAS; never re-attached) → still no refs → delete its object. A link whose ref was visible
+ *   before the detach keeps the object; one that checks after it fails and collects again.
+ * - unlink: swap the pointer to a tombstone, then release. Tombstones and dead registers stay.
  */
 import { getConfig } from "../config";
-import { blobKey, pointerKey, refKey, refPrefix, thumbnailKey, verifiedKey } from "./layout";
+import { CAS_ATTEMPTS, conflict, createOnly, readVersion, swap, type Version } from "./cas";
+import { blobKey, isId, newId, pointerKey, refKey, refPrefix, registerKey, thumbnailKey } from "./layout";
 import { type ContainerRecord, decodeRecord, encodeRecord } from "./record";
 
 const EMPTY = new Uint8Array(0);
+const DEAD = { v: "1", state: "dead" };
+const TOMBSTONE = { v: "1", state: "deleted" };
+
+/** One verified blob object: the bytes of `sha256` at `blobs/sha256/<sha256>/<gen>` with ETag `blobEtag`. */
+export interface BlobRef {
+  sha256: string;
+  gen: string;
+  /** HTTP ETag (quoted) of the object that was verified. */
+  blobEtag: string;
+}
 
 export interface Pointer {
   name: string;
   record: ContainerRecord;
+  target: BlobRef;
+  link: string;
   uploaded: Date;
 }
 
+export interface Linked {
+  record: ContainerRecord;
+  created: boolean;
+}
+
+// ---- the blob register (verified/<hex>) ----
+
+interface Register {
+  version: Version;
+  live: (BlobRef & { record: ContainerRecord }) | null;
+}
+
+async function readRegister(bucket: R2Bucket, hex: string): Promise<Register> {
+  const version = await readVersion(bucket, registerKey(hex));
+  const r = decodeRecord(version.meta ?? undefined);
+  const live = r && r.sha256 === hex && isId(r.gen) && r.blob_etag ? { sha256: hex, gen: r.gen, blobEtag: r.blob_etag, record: r } : null;
+  return { version, live };
+}
+
+/** The verified blob new links of `hex` use, if any. */
+export async function liveBlob(bucket: R2Bucket, hex: string): Promise<(BlobRef & { record: ContainerRecord }) | null> {
+  return (await readRegister(bucket, hex)).live;
+}
+
+// ---- pointers (containers/<name>) ----
+
+/** The record of a live pointer; null for a tombstone or anything else (e.g. a layout-1 pointer). */
+export function pointerRecord(meta: Record<string, string> | undefined): (ContainerRecord & { gen: string; link: string; blob_etag: string }) | null {
+  const r = decodeRecord(meta);
+  return r && isId(r.gen) && isId(r.link) && r.blob_etag ? { ...r, gen: r.gen, link: r.link, blob_etag: r.blob_etag } : null;
+}
+
+function pointerOf(name: string, v: Version): Pointer | null {
+  const record = pointerRecord(v.meta ?? undefined);
+  if (!record || !v.uploaded) return null;
+  return { name, record, target: { sha256: record.sha256, gen: record.gen, blobEtag: record.blob_etag }, link: record.link, uploaded: v.uploaded };
+}
+
 export async function readPointer(bucket: R2Bucket, name: string): Promise<Pointer | null> {
-  const obj = await bucket.head(pointerKey(name));
-  const record = decodeRecord(obj?.customMetadata);
-  return obj && record ? { name, record, uploaded: obj.uploaded } : null;
+  return pointerOf(name, await readVersion(bucket, pointerKey(name)));
 }
 
-/** Is this blob's content verified (R2 checksum, or the Worker's marker for multipart blobs)? */
-export async function blobVerified(bucket: R2Bucket, blob: R2Object): Promise<boolean> {
-  if (blob.checksums?.sha256) return true;
-  const sha = blob.customMetadata?.sha256;
-  return !!sha && !!(await bucket.head(verifiedKey(sha)));
+type Swapped = { before: Pointer | null; written: ContainerRecord | null };
+
+/**
+ * Compare-and-swap loop on a pointer: `next` maps the current pointer (null: none or tombstone)
+ * to the new record, TOMBSTONE, or null to leave it alone ("stopped").
+ */
+async function updatePointer(bucket: R2Bucket, name: string, next: (cur: Pointer | null) => ContainerRecord | typeof TOMBSTONE | null): Promise<Swapped | "stopped" | "conflict"> {
+  for (let i = 0; i < CAS_ATTEMPTS; i++) {
+    const v = await readVersion(bucket, pointerKey(name));
+    const cur = pointerOf(name, v);
+    const want = next(cur);
+    if (!want) return "stopped";
+    const record = want === TOMBSTONE ? null : (want as ContainerRecord);
+    if (await swap(bucket, v, record ? encodeRecord(record) : TOMBSTONE)) return { before: cur, written: record };
+  }
+  return "conflict";
 }
 
-/** Points `name` at the stored, verified blob described by `record`; returns the pointer record. */
-export async function linkName(bucket: R2Bucket, name: string, record: ContainerRecord, blob: R2Object): Promise<{ record: ContainerRecord; created: boolean }> {
-  const old = await readPointer(bucket, name);
-  const pointer: ContainerRecord = {
-    ...record,
-    name,
-    published_at: new Date().toISOString(),
-    blob_etag: blob.httpEtag,
-    multipart: record.multipart,
-    ...(old?.record.thumb ? { thumb: old.record.thumb } : {}),
-  };
-  await bucket.put(refKey(record.sha256, name), EMPTY);
-  await bucket.put(pointerKey(name), EMPTY, { customMetadata: encodeRecord(pointer) });
-  if (old && old.record.sha256 !== record.sha256) await unref(bucket, old.record.sha256, name);
-  return { record: pointer, created: !old };
+// ---- refs and collection ----
+
+async function addRef(bucket: R2Bucket, t: BlobRef, link: string, name: string): Promise<void> {
+  const ok = await createOnly(bucket, refKey(t.sha256, t.gen, link), EMPTY, { customMetadata: { name, blob_etag: t.blobEtag } });
+  if (!ok) conflict(`ref ${link}`); // a fresh random id: cannot exist
 }
 
-/** Rewrites a pointer's record (e.g. after a thumbnail upload). */
-export async function rewritePointer(bucket: R2Bucket, name: string, record: ContainerRecord): Promise<void> {
-  await bucket.put(pointerKey(name), EMPTY, { customMetadata: encodeRecord(record) });
+async function hasRefs(bucket: R2Bucket, hex: string, gen: string): Promise<boolean> {
+  return (await bucket.list({ prefix: refPrefix(hex, gen), limit: 1 })).objects.length > 0;
 }
 
-/** Drops `name`'s reference to a blob, and the blob itself when no other name uses it. */
-export async function unref(bucket: R2Bucket, sha: string, name: string): Promise<void> {
-  await bucket.delete(refKey(sha, name));
-  const rest = await bucket.list({ prefix: refPrefix(sha), limit: 1 });
-  if (rest.objects.length === 0) await bucket.delete([blobKey(sha), verifiedKey(sha)]);
+/** Ends one link: deletes its ref, then collects the generation. */
+async function dropRef(bucket: R2Bucket, t: BlobRef, link: string): Promise<void> {
+  await bucket.delete(refKey(t.sha256, t.gen, link));
+  await collect(bucket, t);
 }
 
-/** Removes a catalog entry, its thumbnail and (if unused) its blob. False when absent. */
+/**
+ * Deletes a generation's object once nothing links it: no refs, detached from the register
+ * (by this call's CAS or earlier), and still no refs after that. Leaves it when unsure.
+ */
+export async function collect(bucket: R2Bucket, t: { sha256: string; gen: string }): Promise<void> {
+  if (await hasRefs(bucket, t.sha256, t.gen)) return;
+  for (let i = 0; ; i++) {
+    const reg = await readRegister(bucket, t.sha256);
+    if (reg.live?.gen !== t.gen) break; // detached: no new link can start using it
+    if (i >= CAS_ATTEMPTS) return; // a leak at worst, never a loss
+    if (await swap(bucket, reg.version, DEAD)) break;
+  }
+  if (await hasRefs(bucket, t.sha256, t.gen)) return; // a link in flight: if it fails, it collects again
+  await bucket.delete(blobKey(t.sha256, t.gen));
+}
+
+/** What a replaced or deleted pointer version held: its ref, and its thumbnail unless carried over. */
+async function release(bucket: R2Bucket, old: Pointer, keepThumb: boolean): Promise<void> {
+  if (!keepThumb && old.record.thumb) await bucket.delete(thumbnailKey(old.name, old.record.thumb));
+  await dropRef(bucket, old.target, old.link);
+}
+
+// ---- linking names ----
+
+/** Swaps `name`'s pointer to `target` under `link` (whose ref exists) and releases the old version. */
+async function installPointer(bucket: R2Bucket, name: string, target: BlobRef, record: ContainerRecord, link: string): Promise<Linked> {
+  const published_at = new Date().toISOString();
+  const r = await updatePointer(bucket, name, (cur) => ({ ...record, name, published_at, gen: target.gen, blob_etag: target.blobEtag, link, thumb: cur?.record.thumb, head: undefined }));
+  if (r === "conflict" || r === "stopped") {
+    await dropRef(bucket, target, link);
+    conflict(`container ${name}`);
+  }
+  if (r.before) await release(bucket, r.before, true);
+  return { record: r.written!, created: !r.before };
+}
+
+/** Links `name` to a live generation; "detached" (and nothing changed) when it is live no more. */
+async function linkTo(bucket: R2Bucket, name: string, target: BlobRef, record: ContainerRecord): Promise<Linked | "detached"> {
+  const link = newId();
+  await addRef(bucket, target, link, name);
+  // A collector detaches before its last ref check: seen live now, our ref stops it.
+  if ((await readRegister(bucket, target.sha256)).live?.gen !== target.gen) {
+    await dropRef(bucket, target, link);
+    return "detached";
+  }
+  return installPointer(bucket, name, target, record, link);
+}
+
+/**
+ * Publishing bytes the bucket already holds verified (same SHA-256 and size): links `name` to
+ * them. Null when there is no such blob (the caller uploads). `fields` picks the catalog fields
+ * from the stored record (this request's overrides).
+ */
+export async function linkExisting(bucket: R2Bucket, name: string, sha: string, size: number, fields: (stored: ContainerRecord) => ContainerRecord): Promise<Linked | null> {
+  for (let i = 0; i < CAS_ATTEMPTS; i++) {
+    const live = await liveBlob(bucket, sha);
+    if (!live || live.record.size !== size) return null;
+    const linked = await linkTo(bucket, name, live, fields(live.record));
+    if (linked !== "detached") return linked;
+  }
+  return null;
+}
+
+/**
+ * Publishes a freshly stored and verified object (a new generation no one else knows): makes it
+ * the live generation, or links to the one that became live first and drops it; then points
+ * `name` at the result.
+ */
+export async function publishObject(bucket: R2Bucket, name: string, target: BlobRef, record: ContainerRecord): Promise<Linked> {
+  const link = newId();
+  await addRef(bucket, target, link, name); // from here on no collector deletes it
+  for (let i = 0; i < CAS_ATTEMPTS; i++) {
+    const reg = await readRegister(bucket, target.sha256);
+    if (reg.live) {
+      const linked = await linkTo(bucket, name, reg.live, record);
+      if (linked === "detached") continue;
+      await dropRef(bucket, target, link); // never live, so this deletes our copy
+      return linked;
+    }
+    if (await swap(bucket, reg.version, encodeRecord({ ...record, gen: target.gen, blob_etag: target.blobEtag }))) {
+      return installPointer(bucket, name, target, record, link);
+    }
+  }
+  await dropRef(bucket, target, link);
+  conflict(`blob ${target.sha256}`);
+}
+
+/** Removes a catalog entry (pointer → tombstone), then its thumbnail, ref and unused blob. Null when absent. */
 export async function unlinkName(bucket: R2Bucket, name: string): Promise<ContainerRecord | null> {
-  const old = await readPointer(bucket, name);
-  if (!old) return null;
-  await bucket.delete([pointerKey(name), thumbnailKey(name)]);
-  await unref(bucket, old.record.sha256, name);
-  return old.record;
+  const r = await updatePointer(bucket, name, (cur) => (cur ? TOMBSTONE : null));
+  if (r === "stopped") return null;
+  if (r === "conflict") conflict(`container ${name}`);
+  await release(bucket, r.before!, false);
+  return r.before!.record;
+}
+
+/** Records thumbnail `tid` (already stored) in `name`'s pointer; false when the name is gone. */
+export async function setThumbnail(bucket: R2Bucket, name: string, tid: string): Promise<boolean> {
+  const r = await updatePointer(bucket, name, (cur) => (cur ? { ...cur.record, thumb: tid } : null));
+  if (r === "stopped" || r === "conflict") {
+    await bucket.delete(thumbnailKey(name, tid));
+    if (r === "conflict") conflict(`container ${name}`);
+    return false;
+  }
+  const old = r.before!.record.thumb;
+  if (old && old !== tid) await bucket.delete(thumbnailKey(name, old));
+  return true;
+}
+
+/**
+ * The verified object to serve at `/blobs/sha256/<hex>`: the live generation, else one a name
+ * still links (a generation detached by a racing delete stays until its last link goes).
+ */
+export async function blobTarget(bucket: R2Bucket, hex: string): Promise<BlobRef | null> {
+  const live = await liveBlob(bucket, hex);
+  if (live) return live;
+  const refs = await bucket.list({ prefix: refPrefix(hex), limit: 20, include: ["customMetadata"] });
+  for (const o of refs.objects) {
+    const gen = o.key.split("/")[2];
+    const blobEtag = o.customMetadata?.blob_etag;
+    if (isId(gen) && blobEtag && (await bucket.head(blobKey(hex, gen)))) return { sha256: hex, gen, blobEtag };
+  }
+  return null;
 }
 
 /** The local catalog as a source, with the request's origin as its URL. */
