@@ -2,9 +2,11 @@
  * Multipart publishing (for containers over the single-request limit) against local R2:
  * create (head validated) → parts → complete (size, head and SHA-256 re-checked) → entry.
  */
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { allKeys, bearer, call, type Fixture, makeContainer, sha256Hex } from "../test/helpers";
+import app from "../index";
+import { allKeys, bearer, call, countingBody, editMetadata, filterPng, type Fixture, headEnd, makeContainer, ORIGIN, sha256Hex } from "../test/helpers";
 
 const MiB = 1024 * 1024;
 let big: Fixture;
@@ -13,12 +15,28 @@ beforeAll(async () => {
   big = await makeContainer(5 * MiB + 300_000, { type: "os", name: "bigdisk" }, 77); // > one 5 MiB part
 }, 60_000);
 
-async function create(name: string, f: Fixture, sha = f.sha256, headBytes = 4096) {
+async function create(name: string, f: Fixture, sha = f.sha256, headBytes = 4096, size = f.bytes.length) {
   return call(`/api/v1/containers/${name}/uploads`, {
     method: "POST",
     body: f.bytes.slice(0, headBytes),
-    headers: { ...bearer, "x-pixelrts-sha256": sha, "x-pixelrts-size": String(f.bytes.length) },
+    headers: { ...bearer, "x-pixelrts-sha256": sha, "x-pixelrts-size": String(size) },
   });
+}
+
+/** create (with `head` as the body) → one part (`file`) → complete; returns the complete response. */
+async function uploadOnePart(name: string, head: Uint8Array, file: Uint8Array): Promise<Response> {
+  const sha = await sha256Hex(file);
+  const created = await call(`/api/v1/containers/${name}/uploads`, {
+    method: "POST",
+    body: head,
+    headers: { ...bearer, "x-pixelrts-sha256": sha, "x-pixelrts-size": String(file.length) },
+  });
+  expect(created.status).toBe(201);
+  const { upload_id } = await created.json<{ upload_id: string }>();
+  const part = await call(`/api/v1/containers/${name}/uploads/${upload_id}/parts/1`, { method: "PUT", body: file, headers: { ...bearer, "content-length": String(file.length) } });
+  expect(part.status).toBe(200);
+  const parts = [await part.json<{ part_number: number; etag: string }>()];
+  return call(`/api/v1/containers/${name}/uploads/${upload_id}/complete`, { method: "POST", body: JSON.stringify({ parts }), headers: bearer });
 }
 
 async function uploadAll(name: string, uploadId: string, bytes: Uint8Array) {
@@ -101,6 +119,51 @@ describe("multipart upload", () => {
     const badId = await call("/api/v1/containers/x/uploads/nonsense/parts/1", { method: "PUT", body: "x", headers: bearer });
     expect(badId.status).toBe(400);
     await badId.arrayBuffer();
+  });
+
+  it("complete refuses a file whose head differs from the head sent at create, even with the same payload (regression)", async () => {
+    // same payload, type and sizes; only the description differs, so only the head bytes tell them apart
+    const declared = await makeContainer(3000, { type: "kernel", name: "twin", description: "the head that was checked" }, 90);
+    const stored = await makeContainer(3000, { type: "kernel", name: "twin", description: "another head entirely" }, 90);
+    const before = await allKeys(env.BUCKET);
+    const res = await uploadOnePart("twin", declared.bytes.slice(0, headEnd(declared.bytes)), stored.bytes);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: "E_NOT_PIXELRTS", details: { reason: "E_HEAD_MISMATCH" } } });
+    expect(await allKeys(env.BUCKET)).toEqual(before); // the upload's object is deleted, no entry
+  });
+
+  it("complete refuses a stored file with the create-time head but no image data (regression)", async () => {
+    const f = await makeContainer(3000, { type: "kernel", name: "noidat" }, 91);
+    const res = await uploadOnePart("noidat", f.bytes.slice(0, headEnd(f.bytes)), filterPng(f.bytes, (t) => t !== "IDAT"));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: "E_NOT_PIXELRTS", details: { reason: "E_METADATA_INVALID" } } });
+    expect((await call("/api/v1/containers/noidat")).status).toBe(404);
+  });
+
+  it.each<[string, (md: Record<string, unknown>) => void]>([
+    ["grid_size", (md) => (md.grid_size = 99999)],
+    ["data_size", (md) => (md.data_size = 999999999999)],
+  ])("create refuses a head whose %s contradicts the image (regression)", async (_, edit) => {
+    const f = await makeContainer(3000, { type: "kernel", name: "contradicts" }, 92);
+    const bytes = editMetadata(f.bytes, edit);
+    const res = await create("contradicts", { ...f, bytes, sha256: await sha256Hex(bytes) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: "E_NOT_PIXELRTS", details: { reason: "E_METADATA_INVALID" } } });
+  });
+
+  it("create refuses a chunked head past 8 MiB with 413, without reading it whole (regression)", async () => {
+    const f = await makeContainer(3000, { type: "kernel", name: "hugehead" }, 93);
+    const body = countingBody(f.bytes, 20 * 1024 * 1024); // a real head, then zeros; no Content-Length
+    const req = new Request(`${ORIGIN}/api/v1/containers/hugehead/uploads`, {
+      method: "POST",
+      body: body.stream,
+      headers: { ...bearer, "x-pixelrts-sha256": f.sha256, "x-pixelrts-size": String(30 * 1024 * 1024) },
+    });
+    const res = await app.fetch(req, { ...env, MAX_UPLOAD_BYTES: "1000000" }, createExecutionContext()); // drain at most 1 MB
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { code: "E_TOO_LARGE" } });
+    expect(body.state.cancelled).toBe(true);
+    expect(body.state.pulled).toBeLessThan(8 * 1024 * 1024 + 1_000_000 + 256 * 1024);
   });
 
   it("abort drops the upload", async () => {

@@ -6,7 +6,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import app from "../index";
-import { allKeys, bearer, call, errorCode, filterPng, makeContainer, ORIGIN, publish, sha256Hex, TOKEN } from "../test/helpers";
+import { allKeys, bearer, call, countingBody, editMetadata, errorCode, filterPng, makeContainer, ORIGIN, publish, sha256Hex, TOKEN } from "../test/helpers";
 
 async function expectRejected(res: Response, status: number, code: string, reason?: string) {
   expect(res.status).toBe(status);
@@ -215,6 +215,79 @@ describe("accepting, deduplicating, deleting", () => {
     expect(listed.entries[0]!.thumbnail).toBe(entry.thumbnail);
     const light = await (await call("/api/v1/catalog?q=thumbed&thumbnails=0")).json<{ entries: { thumbnail: string }[] }>();
     expect(light.entries[0]!.thumbnail).toBe("");
+  });
+});
+
+describe("the head must agree with the image (regression)", () => {
+  it.each<[string, (md: Record<string, unknown>) => void]>([
+    ["grid_size other than the image side", (md) => (md.grid_size = 99999)],
+    ["data_size over what the pixels hold", (md) => (md.data_size = 999999999999)],
+    ["encoded_size over what the pixels hold", (md) => (md.encoded_size = 1_000_000)],
+  ])("refuses %s with E_NOT_PIXELRTS / E_METADATA_INVALID, storing nothing", async (_, edit) => {
+    const f = await makeContainer(600, { type: "kernel", name: "liar" }, 31);
+    const bytes = editMetadata(f.bytes, edit);
+    const before = await allKeys(env.BUCKET);
+    await expectRejected(await publish("liar", { bytes, sha256: await sha256Hex(bytes) }), 400, "E_NOT_PIXELRTS", "E_METADATA_INVALID");
+    expect(await allKeys(env.BUCKET)).toEqual(before);
+  });
+
+  it("refuses a PNG with no image data at all (no IDAT)", async () => {
+    const f = await makeContainer(600, { type: "kernel", name: "empty" }, 32);
+    const bytes = filterPng(f.bytes, (t) => t !== "IDAT");
+    await expectRejected(await publish("noidat", { bytes, sha256: await sha256Hex(bytes) }), 400, "E_NOT_PIXELRTS", "E_METADATA_INVALID");
+    expect((await call("/api/v1/containers/noidat")).status).toBe(404);
+  });
+
+  it("accepts a head that agrees (grid_size = image side, sizes that fit)", async () => {
+    const f = await makeContainer(600, { type: "kernel", name: "honest" }, 33);
+    expect((await publish("agrees", f)).status).toBe(201);
+  });
+});
+
+/** A PUT whose body is a counting stream (with Content-Length, as real clients send). */
+function putStream(name: string, first: Uint8Array, total: number, sha256: string, headers: Record<string, string> = bearer) {
+  const body = countingBody(first, total);
+  const req = new Request(`${ORIGIN}/api/v1/containers/${name}`, {
+    method: "PUT",
+    body: body.stream,
+    headers: { ...headers, "x-pixelrts-sha256": sha256, "content-length": String(total) },
+  });
+  return { res: app.fetch(req, env, createExecutionContext()), state: body.state };
+}
+
+describe("request bodies are read to the end, never cancelled (drain rule)", () => {
+  it("a deduplicated PUT drains the body it does not store", async () => {
+    const f = await makeContainer(200_000, { type: "kernel", name: "dup" }, 34);
+    expect((await publish("drain-first", f)).status).toBe(201);
+    const { res, state } = putStream("drain-dup", f.bytes, f.bytes.length, f.sha256);
+    const r = await res;
+    expect(r.status).toBe(201);
+    expect((await r.json<{ deduplicated: boolean }>()).deduplicated).toBe(true);
+    expect(state).toMatchObject({ pulled: f.bytes.length, done: true, cancelled: false });
+  });
+
+  it("a refused PUT (not a PNG; no token) drains the body too", async () => {
+    const text = new TextEncoder().encode("definitely not a PNG\n".repeat(100));
+    for (const headers of [bearer, {}]) {
+      const { res, state } = putStream("drain-refused", text, 1024 * 1024, "00".repeat(32), headers);
+      const r = await res;
+      expect([400, 401]).toContain(r.status);
+      await r.arrayBuffer();
+      expect(state).toMatchObject({ pulled: 1024 * 1024, done: true, cancelled: false });
+    }
+  });
+
+  it("a thumbnail streamed past its cap is refused with 413 without being read whole", async () => {
+    const f = await makeContainer(600, { type: "kernel", name: "bigthumb" }, 35);
+    expect((await publish("bigthumb", f)).status).toBe(201);
+    const body = countingBody(f.bytes.subarray(0, 8), 20 * 1024 * 1024); // a PNG signature, then 20 MiB, no Content-Length
+    const req = new Request(`${ORIGIN}/api/v1/containers/bigthumb/thumbnail`, { method: "PUT", body: body.stream, headers: bearer });
+    const res = await app.fetch(req, { ...env, MAX_UPLOAD_BYTES: "1000000" }, createExecutionContext()); // drain at most 1 MB
+    await expectRejected(res, 413, "E_TOO_LARGE");
+    expect(body.state.cancelled).toBe(true);
+    expect(body.state.pulled).toBeLessThan(256 * 1024 + 1_000_000 + 256 * 1024);
+    expect((await call("/api/v1/catalog/bigthumb")).status).toBe(200);
+    expect((await env.BUCKET.list({ prefix: "thumbnails/bigthumb/" })).objects).toEqual([]);
   });
 });
 

@@ -1,9 +1,10 @@
 /** Helpers for the Worker tests (run inside workerd): fixture containers and request shortcuts. */
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { toHex } from "../../shared/bytes";
+import { concatBytes, toHex } from "../../shared/bytes";
 import { collectBytes, encodeContainer } from "../../shared/container/encode";
 import { buildMetadata } from "../../shared/container/metadata";
+import { encodeChunk } from "../../shared/png/chunks";
 import type { PyDict, PyValue } from "../../shared/pyjson";
 import app from "../index";
 
@@ -93,6 +94,61 @@ export function filterPng(png: Uint8Array, keep: (type: string) => boolean): Uin
     off += p.length;
   }
   return out;
+}
+
+/** Offset just past the first IDAT chunk's length and type: the shortest prefix whose head parses. */
+export function headEnd(png: Uint8Array): number {
+  let off = 8;
+  for (const c of pngChunks(png)) {
+    if (c.type === "IDAT") return off + 8;
+    off += c.bytes.length;
+  }
+  throw new Error("no IDAT");
+}
+
+const PIXELRTS_TEXT = "PixelRTS\u0000PixelRTS";
+
+/** Rewrites the PixelRTS metadata JSON of a container (its tEXt chunk, CRC recomputed). */
+export function editMetadata(png: Uint8Array, edit: (md: Record<string, unknown>) => void): Uint8Array {
+  const parts = [png.subarray(0, 8)];
+  for (const c of pngChunks(png)) {
+    const text = c.type === "tEXt" ? new TextDecoder("latin1").decode(c.bytes.subarray(8, -4)) : "";
+    if (!text.startsWith(PIXELRTS_TEXT)) {
+      parts.push(c.bytes);
+      continue;
+    }
+    const md = JSON.parse(text.slice(PIXELRTS_TEXT.length)) as Record<string, unknown>;
+    edit(md);
+    parts.push(encodeChunk("tEXt", new TextEncoder().encode(PIXELRTS_TEXT + JSON.stringify(md))));
+  }
+  return concatBytes(parts);
+}
+
+/**
+ * A request body stream of `total` bytes (`first`, then zeros) that records how much the Worker
+ * pulled and whether it cancelled the stream. It produces a chunk only when asked.
+ */
+export function countingBody(first: Uint8Array, total: number) {
+  const state = { pulled: 0, cancelled: false, done: false };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(ctrl) {
+        if (state.pulled >= total) {
+          state.done = true;
+          ctrl.close();
+          return;
+        }
+        const chunk = state.pulled === 0 ? first.subarray(0, total) : new Uint8Array(Math.min(64 * 1024, total - state.pulled));
+        state.pulled += chunk.length;
+        ctrl.enqueue(chunk);
+      },
+      cancel() {
+        state.cancelled = true;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { stream, state };
 }
 
 export const bearer = { authorization: `Bearer ${TOKEN}` };
