@@ -83,6 +83,134 @@ export function fromPlain(value: unknown): PyValue {
 }
 
 const MAX_DEPTH = 256;
+const SIMPLE_ESCAPES: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+const WORDS = [["true", true], ["false", false], ["null", null], ["NaN", NaN], ["Infinity", Infinity], ["-Infinity", -Infinity]] as const;
+
+/** A recursive-descent reader over one JSON text; `i` is the read position. */
+class PyJsonReader {
+  private i = 0;
+  constructor(private readonly text: string) {}
+
+  private err(msg: string): never {
+    fail("E_METADATA_INVALID", `metadata is not valid JSON: ${msg} at character ${this.i}`);
+  }
+
+  private ws(): void {
+    for (;;) {
+      const c = this.text.charCodeAt(this.i);
+      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) this.i++;
+      else return;
+    }
+  }
+
+  /** Consumes `ch` if it is next (after whitespace). */
+  private eat(ch: string): boolean {
+    this.ws();
+    if (this.text[this.i] !== ch) return false;
+    this.i++;
+    return true;
+  }
+
+  document(): PyValue {
+    const value = this.value(0);
+    this.ws();
+    if (this.i !== this.text.length) this.err("trailing data");
+    return value;
+  }
+
+  private value(depth: number): PyValue {
+    if (depth > MAX_DEPTH) this.err(`nesting deeper than ${MAX_DEPTH}`);
+    this.ws();
+    const c = this.text[this.i];
+    if (c === "{") return this.object(depth);
+    if (c === "[") return this.array(depth);
+    if (c === '"') return this.string();
+    return this.scalar();
+  }
+
+  /** A repeated key keeps its first position and takes the last value, like a Python dict. */
+  private object(depth: number): PyDict {
+    this.i++; // {
+    const map: PyDict = new Map();
+    if (this.eat("}")) return map;
+    for (;;) {
+      this.ws();
+      if (this.text[this.i] !== '"') this.err("expected a key");
+      const key = this.string();
+      if (!this.eat(":")) this.err("expected ':'");
+      map.set(key, this.value(depth + 1));
+      if (this.eat(",")) continue;
+      if (this.eat("}")) return map;
+      this.err("expected ',' or '}'");
+    }
+  }
+
+  private array(depth: number): PyValue[] {
+    this.i++; // [
+    const arr: PyValue[] = [];
+    if (this.eat("]")) return arr;
+    for (;;) {
+      arr.push(this.value(depth + 1));
+      if (this.eat(",")) continue;
+      if (this.eat("]")) return arr;
+      this.err("expected ',' or ']'");
+    }
+  }
+
+  private string(): string {
+    const { text } = this;
+    this.i++; // opening quote
+    let out = "";
+    let from = this.i;
+    for (;;) {
+      if (this.i >= text.length) this.err("unterminated string");
+      const c = text.charCodeAt(this.i);
+      if (c === 0x22) {
+        out += text.slice(from, this.i);
+        this.i++;
+        return out;
+      }
+      if (c < 0x20) this.err("control character in string");
+      if (c !== 0x5c) {
+        this.i++;
+        continue;
+      }
+      out += text.slice(from, this.i) + this.escape();
+      from = this.i;
+    }
+  }
+
+  /** The escape at `i` (a backslash), decoded; moves past it. */
+  private escape(): string {
+    const e = this.text[this.i + 1];
+    if (e !== undefined && e in SIMPLE_ESCAPES) {
+      this.i += 2;
+      return SIMPLE_ESCAPES[e]!;
+    }
+    if (e !== "u") this.err("bad escape");
+    const hex = this.text.slice(this.i + 2, this.i + 6);
+    if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.err("bad \\u escape");
+    this.i += 6;
+    return String.fromCharCode(parseInt(hex, 16));
+  }
+
+  /** true/false/null, Python's NaN/Infinity, or a number (integers beyond 2^53 as bigint). */
+  private scalar(): PyValue {
+    for (const [word, val] of WORDS) {
+      if (this.text.startsWith(word, this.i)) {
+        this.i += word.length;
+        return typeof val === "number" ? new PyFloat(val) : val;
+      }
+    }
+    NUMBER.lastIndex = this.i;
+    const m = NUMBER.exec(this.text) ?? this.err("unexpected character");
+    this.i += m[0].length;
+    if (m[1] !== undefined || m[2] !== undefined) return new PyFloat(Number(m[0]));
+    const n = Number(m[0]);
+    return Number.isSafeInteger(n) ? n : BigInt(m[0]);
+  }
+}
 
 /**
  * Order-preserving JSON parser (what Python's json.loads accepts: standard JSON plus NaN and
@@ -90,119 +218,5 @@ const MAX_DEPTH = 256;
  * Depth is bounded so a hostile document cannot exhaust the stack.
  */
 export function pyLoads(text: string): PyValue {
-  let i = 0;
-  const err = (msg: string): never => fail("E_METADATA_INVALID", `metadata is not valid JSON: ${msg} at character ${i}`);
-  const ws = () => {
-    for (;;) {
-      const c = text.charCodeAt(i);
-      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) i++;
-      else return;
-    }
-  };
-  const parseString = (): string => {
-    i++; // opening quote
-    let out = "";
-    let from = i;
-    for (;;) {
-      if (i >= text.length) err("unterminated string");
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        out += text.slice(from, i);
-        i++;
-        return out;
-      }
-      if (c < 0x20) err("control character in string");
-      if (c !== 0x5c) {
-        i++;
-        continue;
-      }
-      out += text.slice(from, i);
-      const e = text[i + 1];
-      const simple: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
-      if (e !== undefined && e in simple) {
-        out += simple[e];
-        i += 2;
-      } else if (e === "u") {
-        const hex = text.slice(i + 2, i + 6);
-        if (!/^[0-9a-fA-F]{4}$/.test(hex)) err("bad \\u escape");
-        out += String.fromCharCode(parseInt(hex, 16));
-        i += 6;
-      } else err("bad escape");
-      from = i;
-    }
-  };
-  const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
-  const parseValue = (depth: number): PyValue => {
-    if (depth > MAX_DEPTH) err(`nesting deeper than ${MAX_DEPTH}`);
-    ws();
-    const c = text[i];
-    if (c === "{") {
-      i++;
-      const map: PyDict = new Map();
-      ws();
-      if (text[i] === "}") {
-        i++;
-        return map;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') err("expected a key");
-        const key = parseString();
-        ws();
-        if (text[i] !== ":") err("expected ':'");
-        i++;
-        map.set(key, parseValue(depth + 1));
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "}") {
-          i++;
-          return map;
-        }
-        err("expected ',' or '}'");
-      }
-    }
-    if (c === "[") {
-      i++;
-      const arr: PyValue[] = [];
-      ws();
-      if (text[i] === "]") {
-        i++;
-        return arr;
-      }
-      for (;;) {
-        arr.push(parseValue(depth + 1));
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "]") {
-          i++;
-          return arr;
-        }
-        err("expected ',' or ']'");
-      }
-    }
-    if (c === '"') return parseString();
-    for (const [word, val] of [["true", true], ["false", false], ["null", null], ["NaN", NaN], ["Infinity", Infinity], ["-Infinity", -Infinity]] as const) {
-      if (text.startsWith(word, i)) {
-        i += word.length;
-        return typeof val === "number" ? new PyFloat(val) : val;
-      }
-    }
-    NUMBER.lastIndex = i;
-    const m = NUMBER.exec(text);
-    if (!m) return err("unexpected character");
-    i += m[0].length;
-    if (m[1] !== undefined || m[2] !== undefined) return new PyFloat(Number(m[0]));
-    const n = Number(m[0]);
-    return Number.isSafeInteger(n) ? n : BigInt(m[0]);
-  };
-  const value = parseValue(0);
-  ws();
-  if (i !== text.length) err("trailing data");
-  return value;
+  return new PyJsonReader(text).document();
 }

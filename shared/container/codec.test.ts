@@ -24,7 +24,8 @@ const pack = async (payload: Uint8Array, opts = {}) => collectBytes((await encod
 /** A hand-built container: metadata JSON, raster rows and chunk layout all chosen by the test. */
 function container(opts: { payload: Uint8Array; g?: number; meta?: Record<string, unknown>; before?: RawChunk[]; after?: RawChunk[]; filters?: number | number[]; split?: number; metaChunk?: (json: string) => RawChunk }) {
   const g = opts.g ?? 8;
-  const meta = { format: "PixelRTS-2.0", grid_size: g, data_hash: sha(opts.payload), data_size: opts.payload.length, ...opts.meta };
+  // A key given as undefined is left out (a file without data_hash, say).
+  const meta = Object.fromEntries(Object.entries({ format: "PixelRTS-2.0", grid_size: g, data_hash: sha(opts.payload), data_size: opts.payload.length, ...opts.meta }).filter(([, v]) => v !== undefined));
   const json = pyDumps(meta as Record<string, unknown>);
   const metaChunk = (opts.metaChunk ?? ((j: string) => text("PixelRTS", `PixelRTS${j}`)))(json);
   const raw = filterRows(rgbaRowsFor(opts.payload, g), 4, opts.filters ?? 0);
@@ -236,19 +237,64 @@ describe("hostile and broken input gives a clear error, never a hang or a crash"
     await expect(decodeContainer(container({ payload, metaChunk: () => bomb }), { maxTextBytes: 16 << 20 })).rejects.toMatchObject({ code: "E_TOO_LARGE" });
   });
 
-  it("decompression bombs: output is bounded by original_size before inflating (regression)", async () => {
-    // 400 zstd RLE blocks of 1 MiB each from 1.6 kB, claiming a 16-byte original.
-    const blocks: number[] = [];
-    for (let i = 0; i < 400; i++) {
-      const h = (i === 399 ? 1 : 0) | (1 << 1) | ((1 << 20) << 3);
-      blocks.push(h & 255, (h >> 8) & 255, (h >> 16) & 255, 0x41);
+  /** A zstd frame of RLE blocks, each 1 MiB of 'A' from 4 bytes: 400 of them are 400 MiB from 1.6 kB. */
+  const zstdRleBomb = (blocks: number, blockSize = 1 << 20) => {
+    const out: number[] = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58]; // magic, no content size, window 32 MiB
+    for (let i = 0; i < blocks; i++) {
+      const h = (i === blocks - 1 ? 1 : 0) | (1 << 1) | (blockSize << 3);
+      out.push(h & 255, (h >> 8) & 255, (h >> 16) & 255, 0x41);
     }
-    const zst = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, ...blocks]);
-    const meta = (extra: Record<string, unknown>) => ({ data_hash: sha(new Uint8Array(16)), data_size: 16, encoded_size: zst.length, compression: { type: "zstd-h5", ...extra } });
-    const err = await decodeContainer(container({ payload: zst, g: 32, meta: meta({ original_size: 16 }) })).catch((e) => e);
-    expect(["E_HASH_MISMATCH", "E_DECOMPRESS"]).toContain(err.code);
-    await expect(decodeContainer(container({ payload: zst, g: 32, meta: meta({}) }))).rejects.toMatchObject({ code: "E_METADATA_INVALID" });
-    await expect(decodeContainer(container({ payload: zst, g: 32, meta: meta({ original_size: 2 ** 40 }) }))).rejects.toMatchObject({ code: "E_TOO_LARGE" });
+    return new Uint8Array(out);
+  };
+  const A16 = new Uint8Array(16).fill(0x41);
+  const compressed = (stored: Uint8Array, type: string, original: Uint8Array, originalSize = original.length) =>
+    container({ payload: stored, g: 256, meta: { data_hash: sha(original), data_size: original.length, encoded_size: stored.length, compression: { type, original_size: originalSize } } });
+
+  it("decompression bombs stop at original_size, even when the first original_size bytes match data_hash (regression)", async () => {
+    // data_hash is that of the first 16 output bytes: only the bound itself can refuse this file
+    // (a decoder that cut the output at 16 bytes, or never bounded it, would not say this).
+    const zst = zstdRleBomb(400);
+    const err = await decodeContainer(compressed(zst, "zstd-h5", A16), NODE_CODEC).catch((e) => e);
+    expect(err).toMatchObject({ code: "E_DECOMPRESS", message: "Decompression failed: output exceeds original_size 16" });
+    const z = new Uint8Array(zlib.deflateSync(Buffer.alloc(64 << 20, 0x41)));
+    for (const platform of [{}, NODE_CODEC]) {
+      await expect(decodeContainer(compressed(z, "zlib", A16), platform)).rejects.toMatchObject({ code: "E_DECOMPRESS", message: "Decompression failed: output exceeds original_size 16" });
+    }
+    await expect(decodeContainer(container({ payload: zst, g: 32, meta: { data_hash: sha(A16), data_size: 16, encoded_size: zst.length, compression: { type: "zstd-h5" } } }))).rejects.toMatchObject({ code: "E_METADATA_INVALID" });
+    await expect(decodeContainer(compressed(zst, "zstd-h5", A16, 2 ** 40))).rejects.toMatchObject({ code: "E_TOO_LARGE" });
+  });
+
+  it("zstd output past original_size is E_DECOMPRESS, as zlib's is, not silently cut (regression)", async () => {
+    const original = bytes(300, 5);
+    const n = original.length;
+    // One raw block holding all 300 bytes, in a frame that does not declare its size.
+    const zst = concatBytes([new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00]), new Uint8Array([(1 | (n << 3)) & 0xff, ((n << 3) >> 8) & 0xff, (n << 3) >> 16]), original]);
+    const first200 = original.subarray(0, 200);
+    const zlibbed = new Uint8Array(zlib.deflateSync(original));
+    for (const [type, stored] of [["zstd-h5", zst], ["zlib", zlibbed]] as const) {
+      const ok = await decodeContainer(compressed(stored, type, original), NODE_CODEC);
+      expect(ok.sha256, type).toBe(sha(original));
+      // original_size 200 and data_hash of the first 200 bytes: cutting would "verify".
+      await expect(decodeContainer(compressed(stored, type, first200), NODE_CODEC), type).rejects.toMatchObject({ code: "E_DECOMPRESS", message: "Decompression failed: output exceeds original_size 200" });
+    }
+  });
+
+  it("zstd frame headers cannot make the decoder allocate what original_size does not allow", async () => {
+    // Single-segment frame declaring 2^32 + 255 bytes (8-byte size field) with one empty last block.
+    const huge = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0xff, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0]);
+    await expect(decodeContainer(compressed(huge, "zstd-h5", A16))).rejects.toMatchObject({ code: "E_DECOMPRESS", message: "Decompression failed: output exceeds original_size 16" });
+    // A window descriptor asking for ~2 GiB (exponent 20, mantissa 7).
+    const wide = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x00, (21 << 3) | 7, 1, 0, 0]);
+    await expect(decodeContainer(compressed(wide, "zstd-h5", A16))).rejects.toMatchObject({ code: "E_DECOMPRESS", message: expect.stringMatching(/window of \d+ bytes is over/) });
+    // Truncated inside a block, and trailing bytes that are not a frame.
+    const cut = zstdRleBomb(3, 8).subarray(0, 12);
+    await expect(decodeContainer(compressed(cut, "zstd-h5", A16))).rejects.toMatchObject({ code: "E_DECOMPRESS" });
+    const trailing = concatBytes([zstdRleBomb(2, 8), new Uint8Array([1, 2, 3, 4, 5])]);
+    await expect(decodeContainer(compressed(trailing, "zstd-h5", A16))).rejects.toMatchObject({ code: "E_DECOMPRESS" });
+    // Two frames and a skippable frame between them decode to their concatenation.
+    const skippable = new Uint8Array([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 9, 9, 9]);
+    const two = concatBytes([zstdRleBomb(1, 8), skippable, zstdRleBomb(1, 8)]);
+    expect((await decodeContainer(compressed(two, "zstd-h5", A16), NODE_CODEC)).sha256).toBe(sha(A16));
   });
 
   it("many compressed text chunks share one budget (regression)", async () => {
@@ -351,5 +397,27 @@ describe("boot bundles (spec §6.3)", () => {
     expect((await decodeContainer(good, { trustedKeys: [pub] })).signature.state).toBe("trusted");
     expect((await decodeContainer(good)).signature.state).toBe("untrusted");
     await expect(decodeContainer(await collectBytes((await build(true)).png))).rejects.toMatchObject({ code: "E_SIGNATURE_INVALID" });
+  });
+
+  it("a valid signature is trusted only for the payload whose hash it signs (regression: no data_hash, any payload, 'trusted')", async () => {
+    const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+    const pub = (publicKey.export({ format: "der", type: "spki" }) as Buffer).subarray(-32).toString("hex");
+    const signed = bytes(200, 21);
+    const signedHash = sha(signed);
+    const signature = { algorithm: "Ed25519", public_key: pub, value: sign(null, Buffer.from(signedHash, "hex"), privateKey).toString("hex") };
+    // The signature and hashes.data of one payload, on a file that carries another and no data_hash.
+    const other = bytes(200, 22);
+    const forged = container({ payload: other, g: 16, meta: { data_hash: undefined, hashes: { data: signedHash }, signature } });
+    await expect(decodeContainer(forged, { trustedKeys: [pub] })).rejects.toMatchObject({ code: "E_SIGNATURE_INVALID", message: expect.stringContaining("it signs other bytes") });
+    const looked = await decodeContainer(forged, { trustedKeys: [pub], verify: false });
+    expect(looked.integrity).toBe("unverified");
+    expect(looked.signature.state).toBe("invalid");
+    // The same signature on the payload it signs, still without data_hash: trusted, as the hash was checked.
+    const genuine = await decodeContainer(container({ payload: signed, g: 16, meta: { data_hash: undefined, hashes: { data: signedHash }, signature } }), { trustedKeys: [pub] });
+    expect(genuine.integrity).toBe("unverified");
+    expect(genuine.signature).toEqual({ state: "trusted", publicKey: pub });
+    // With --no-verify on a payload that fails its data_hash, the signature is not trusted either.
+    const flipped = container({ payload: other, g: 16, meta: { data_hash: signedHash, hashes: { data: signedHash }, signature } });
+    expect((await decodeContainer(flipped, { trustedKeys: [pub], verify: false })).signature.state).toBe("invalid");
   });
 });

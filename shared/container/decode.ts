@@ -1,10 +1,12 @@
 /**
  * Decoding a PixelRTS v2 container to its payload (spec §5.1). Reads the PNG once, front to
- * back: chunks are CRC-checked as they arrive, IDAT data is inflated as a stream, each
- * unfiltered row is scattered straight into the payload along the Hilbert curve. Memory is
- * the payload plus two rows (plus the raster only when metadata follows the image data).
+ * back: chunks are CRC-checked as they arrive, IDAT data is inflated as a stream, unfiltered
+ * rows are gathered into a strip of 64 (one row of Hilbert blocks) and scattered into the
+ * payload along the curve. Memory: the stored bytes, a 64-row strip and two scanlines, plus the
+ * inflater's read-ahead; the whole raster instead when the metadata follows the image data (its
+ * byte count is not known until then); and for a compressed payload, its decompressed bytes
+ * (at most `original_size`) as well.
  */
-import { decompress as zstdDecompress } from "fzstd";
 import type { ByteSource } from "../bytes.js";
 import { fail, isPixelRtsError } from "../errors.js";
 import { webSha256, type Sha256Fn } from "../hash.js";
@@ -15,7 +17,8 @@ import type { Crc32Fn } from "../png/crc32.js";
 import { checkSupported, parseIhdr } from "../png/ihdr.js";
 import { ScanlineReader } from "../png/scanlines.js";
 import { decodeTextChunk, TEXT_CHUNK_TYPES, type TextChunk } from "../png/text.js";
-import { inflateBounded, webZlib, type ZlibPlatform } from "../zlib.js";
+import { inflateBounded, webZlib, type ZlibPlatform, type ZlibTransform } from "../zlib.js";
+import { zstdDecompressBounded } from "../zstd.js";
 import { CODE, parseMetadataJson, selectMetadata, type SelectedMetadata } from "./metadata.js";
 import { checkSignature, type SignatureStatus } from "./signature.js";
 import type { PixelRtsMetadata, PngHeader } from "./types.js";
@@ -151,7 +154,8 @@ async function decompressPayload(stored: Uint8Array, m: PixelRtsMetadata, zlib: 
     if (!isZstd && type !== "zlib" && type !== "zstd-h5") fail("E_UNSUPPORTED_COMPRESSION", `compression type ${JSON.stringify(type)} is not supported`);
     try {
       // Follow the magic when it disagrees with the type, as the original tries zstd then zlib.
-      out = isZstd ? zstdDecompress(stored, new Uint8Array(expected)) : await inflateBounded(stored, expected, zlib.inflate);
+      // Both bounded at original_size: more output is refused, not cut.
+      out = isZstd ? zstdDecompressBounded(stored, expected) : await inflateBounded(stored, expected, zlib.inflate);
     } catch (e) {
       if (isPixelRtsError(e) && e.code === "E_TOO_LARGE") fail("E_DECOMPRESS", `Decompression failed: output exceeds original_size ${expected}`);
       fail("E_DECOMPRESS", `Decompression failed: ${(e as Error).message}`, {}, e);
@@ -163,156 +167,177 @@ async function decompressPayload(stored: Uint8Array, m: PixelRtsMetadata, zlib: 
   return out;
 }
 
-export async function decodeContainer(source: ByteSource, opts: DecodeOptions = {}): Promise<DecodedContainer> {
-  const zlib = opts.zlib ?? webZlib;
-  const maxGrid = opts.maxGrid ?? DEFAULT_MAX_GRID;
-  const maxText = opts.maxTextBytes;
-  const warnings: string[] = [];
-  const texts: TextChunk[] = [];
-  const chunks = readPngChunks(source, { crc32: opts.crc32, maxAncillaryBytes: maxText });
-  let ihdr: PngHeader | undefined;
-  let palette: { rgb: Uint8Array; alpha?: Uint8Array } | undefined;
-  let firstIdat: PngChunk | undefined;
-  let idatEnded = false;
-  let sawIend = false;
-
+/** The chunk stream and what has been collected from it, shared by the decoding steps. */
+class ChunkWalk {
+  readonly texts: TextChunk[] = [];
+  palette: { rgb: Uint8Array; alpha?: Uint8Array } | undefined;
+  sawIend = false;
+  private idatEnded = false;
   // One budget for all text chunks together (like Pillow's MAX_TEXT_MEMORY): many small
   // compressed chunks must not add up to gigabytes.
-  let textBudget = maxText ?? 64 << 20;
-  const collect = async (c: PngChunk) => {
+  private textBudget: number;
+
+  constructor(readonly chunks: AsyncGenerator<PngChunk>, private readonly inflate: ZlibTransform, maxText: number | undefined) {
+    this.textBudget = maxText ?? 64 << 20;
+  }
+
+  private async next(): Promise<PngChunk | undefined> {
+    const r = await this.chunks.next();
+    return r.done ? undefined : r.value;
+  }
+
+  /** Text, palette and IEND chunks; others are ignored. */
+  private async collect(c: PngChunk): Promise<void> {
     if (TEXT_CHUNK_TYPES.has(c.type)) {
-      if (textBudget <= 0) fail("E_TOO_LARGE", "text chunks exceed the total text budget");
-      const t = await decodeTextChunk(c, textBudget, zlib.inflate);
+      if (this.textBudget <= 0) fail("E_TOO_LARGE", "text chunks exceed the total text budget");
+      const t = await decodeTextChunk(c, this.textBudget, this.inflate);
       if (t) {
-        textBudget -= t.text.length;
-        texts.push(t);
+        this.textBudget -= t.text.length;
+        this.texts.push(t);
       }
-    } else if (c.type === "PLTE") palette = { rgb: c.data };
-    else if (c.type === "tRNS" && palette) palette.alpha = c.data;
-    else if (c.type === "IEND") sawIend = true;
-  };
-  /** Handles a chunk met after the first IDAT; returns true when it is more image data. */
-  const afterFirstIdat = async (c: PngChunk): Promise<boolean> => {
+    } else if (c.type === "PLTE") this.palette = { rgb: c.data };
+    else if (c.type === "tRNS" && this.palette) this.palette.alpha = c.data;
+    else if (c.type === "IEND") this.sawIend = true;
+  }
+
+  /** A chunk met after the first IDAT; true when it is more image data. */
+  private async afterFirstIdat(c: PngChunk): Promise<boolean> {
     if (c.type === "IDAT") {
-      if (idatEnded) fail("E_PNG_CORRUPT", `IDAT chunks are not consecutive (byte ${c.offset}; ${BROKEN_STREAM})`);
+      if (this.idatEnded) fail("E_PNG_CORRUPT", `IDAT chunks are not consecutive (byte ${c.offset}; ${BROKEN_STREAM})`);
       return true;
     }
-    idatEnded = true;
-    await collect(c);
+    this.idatEnded = true;
+    await this.collect(c);
     return false;
-  };
+  }
 
-  try {
-    // 1. Everything before the image data.
+  /** Step 1: IHDR first, then every chunk up to the first IDAT. */
+  async readHead(): Promise<{ ihdr: PngHeader; firstIdat: PngChunk }> {
+    let ihdr: PngHeader | undefined;
     for (;;) {
-      const r = await chunks.next();
-      if (r.done) fail("E_PNG_CORRUPT", "PNG ends without image data");
-      const c = r.value;
+      const c = (await this.next()) ?? fail("E_PNG_CORRUPT", "PNG ends without image data");
       if (!ihdr) {
         if (c.type !== "IHDR") fail("E_PNG_CORRUPT", `first chunk is ${c.type}, not IHDR (${BROKEN_STREAM})`);
         ihdr = parseIhdr(c.data);
         continue;
       }
-      if (c.type === "IDAT") {
-        firstIdat = c;
-        break;
-      }
-      await collect(c);
-      if (sawIend) fail("E_PNG_CORRUPT", "PNG has no image data (IEND before any IDAT)");
+      if (c.type === "IDAT") return { ihdr, firstIdat: c };
+      await this.collect(c);
+      if (this.sawIend) fail("E_PNG_CORRUPT", "PNG has no image data (IEND before any IDAT)");
     }
+  }
+
+  /** The image data: `first`, then the IDATs that follow it, up to the first other chunk. */
+  async *idatData(first: PngChunk): AsyncGenerator<Uint8Array> {
+    yield first.data;
+    for (;;) {
+      const c = await this.next();
+      if (!c || !(await this.afterFirstIdat(c))) return;
+      yield c.data;
+    }
+  }
+
+  /** Step 3: the rest of the file (CRCs checked, late text chunks collected) up to IEND. */
+  async readTail(): Promise<void> {
+    while (!this.sawIend) {
+      const c = await this.next();
+      if (!c) return;
+      await this.afterFirstIdat(c);
+    }
+  }
+}
+
+/** What step 2 read from the pixels: the stored bytes already on the curve, or the raster. */
+type Pixels = { scatter: CurveScatter } | { raster: Uint8Array };
+
+/**
+ * Step 2: inflates the image data and scatters rows along the curve when the metadata (and so
+ * the byte count) is known, else keeps the raster until the metadata turns up.
+ */
+async function readPixels(walk: ChunkWalk, firstIdat: PngChunk, ihdr: PngHeader, metadata: PixelRtsMetadata | undefined, maxGrid: number, zlib: ZlibPlatform): Promise<Pixels> {
+  let pixels: Pixels;
+  let onRow: (y: number, rgba: Uint8Array) => void;
+  if (metadata) {
+    const { g, n } = pixelPlan(metadata, ihdr, maxGrid);
+    const scatter = new CurveScatter(g, Math.ceil(n / 4));
+    pixels = { scatter };
+    onRow = (y, rgba) => scatter.row(y, rgba);
+  } else {
+    if (ihdr.width > maxGrid || ihdr.height > maxGrid) fail("E_TOO_LARGE", `image ${ihdr.width}x${ihdr.height} is over the ${maxGrid}x${maxGrid} limit`);
+    const raster = new Uint8Array(ihdr.width * ihdr.height * 4);
+    pixels = { raster };
+    const stride = ihdr.width * 4;
+    onRow = (y, rgba) => raster.set(rgba.subarray(0, stride), y * stride);
+  }
+  const lines = new ScanlineReader(ihdr, onRow, walk.palette);
+  try {
+    for await (const piece of zlib.inflate(walk.idatData(firstIdat))) {
+      lines.push(piece);
+      if (lines.done) break;
+    }
+  } catch (e) {
+    if (isPixelRtsError(e)) throw e;
+    fail("E_PNG_CORRUPT", `image data does not inflate (${BROKEN_STREAM})`, {}, e);
+  }
+  if (!lines.done) fail("E_PNG_CORRUPT", `image data ends early: ${lines.consumed} of ${lines.totalBytes} raster bytes (${BROKEN_STREAM})`);
+  return pixels;
+}
+
+/** Step 4: the stored bytes, from original_data_b64 or the pixels (the whole grid in raw mode). */
+function storedBytes(meta: Resolved | undefined, ihdr: PngHeader, pixels: Pixels | undefined, maxGrid: number, warnings: string[]): { metadata: PixelRtsMetadata; stored: Uint8Array } {
+  if (!meta) {
+    const g = checkGrid(ihdr, maxGrid);
+    return { metadata: {}, stored: curveFromRaster((pixels as { raster: Uint8Array }).raster, g, 4 * g * g) };
+  }
+  const metadata = meta.metadata;
+  if (metadata.grid_size !== undefined && metadata.grid_size !== ihdr.width) {
+    warnings.push(`metadata grid_size ${String(metadata.grid_size)} differs from the image side ${ihdr.width}`);
+  }
+  if (metadata.original_data_b64 !== undefined) return { metadata, stored: strictBase64(metadata.original_data_b64) };
+  if (pixels && "scatter" in pixels) return { metadata, stored: pixels.scatter.bytes.subarray(0, storedLength(metadata)!) };
+  const { g, n } = pixelPlan(metadata, ihdr, maxGrid);
+  return { metadata, stored: curveFromRaster((pixels as { raster: Uint8Array }).raster, g, n) };
+}
+
+/**
+ * Step 5: integrity, on by default with a distinct error on mismatch; then the signature, which
+ * is only judged against the payload's actual SHA-256 (a signed hash of other bytes is invalid).
+ */
+async function checkIntegrity(payload: Uint8Array, metadata: PixelRtsMetadata, opts: DecodeOptions): Promise<{ sha256: string; integrity: Integrity; signature: SignatureStatus }> {
+  const sha256 = await (opts.sha256 ?? webSha256)(payload);
+  let integrity: Integrity;
+  const expected = metadata.data_hash?.toLowerCase();
+  if (expected === undefined) integrity = "unverified";
+  else if (opts.verify === false) integrity = "skipped";
+  else if (expected !== sha256) fail("E_HASH_MISMATCH", `Hash mismatch: expected ${expected}, got ${sha256}`, { expected, actual: sha256 });
+  else integrity = "verified";
+  const signature = await checkSignature(metadata, sha256, opts.trustedKeys);
+  if (signature.state === "invalid" && opts.verify !== false) fail("E_SIGNATURE_INVALID", signature.reason);
+  return { sha256, integrity, signature };
+}
+
+export async function decodeContainer(source: ByteSource, opts: DecodeOptions = {}): Promise<DecodedContainer> {
+  const zlib = opts.zlib ?? webZlib;
+  const maxGrid = opts.maxGrid ?? DEFAULT_MAX_GRID;
+  const warnings: string[] = [];
+  const walk = new ChunkWalk(readPngChunks(source, { crc32: opts.crc32, maxAncillaryBytes: opts.maxTextBytes }), zlib.inflate, opts.maxTextBytes);
+  try {
+    const { ihdr, firstIdat } = await walk.readHead();
     checkSupported(ihdr);
-    let meta = resolveMetadata(texts, opts.sidecarJson, warnings);
-    const needPixels = !meta || meta.metadata.original_data_b64 === undefined;
-
-    // 2. The image data, unless the payload is carried in the metadata (code mode).
-    let scatter: CurveScatter | undefined;
-    let raster: Uint8Array | undefined;
-    if (needPixels) {
-      let onRow: (y: number, rgba: Uint8Array) => void;
-      if (meta) {
-        const { g, n } = pixelPlan(meta.metadata, ihdr, maxGrid);
-        const s = new CurveScatter(g, Math.ceil(n / 4));
-        scatter = s;
-        onRow = (y, rgba) => s.row(y, rgba);
-      } else {
-        // Metadata may follow the image data (Pillow allows it): keep the raster until then.
-        if (ihdr.width > maxGrid || ihdr.height > maxGrid) fail("E_TOO_LARGE", `image ${ihdr.width}x${ihdr.height} is over the ${maxGrid}x${maxGrid} limit`);
-        const r = new Uint8Array(ihdr.width * ihdr.height * 4);
-        raster = r;
-        const stride = ihdr.width * 4;
-        onRow = (y, rgba) => r.set(rgba.subarray(0, stride), y * stride);
-      }
-      const lines = new ScanlineReader(ihdr, onRow, palette);
-      const first = firstIdat!;
-      async function* idatData(): AsyncGenerator<Uint8Array> {
-        yield first.data;
-        for (;;) {
-          const r = await chunks.next();
-          if (r.done) return;
-          if (!(await afterFirstIdat(r.value))) return;
-          yield r.value.data;
-        }
-      }
-      try {
-        for await (const piece of zlib.inflate(idatData())) {
-          lines.push(piece);
-          if (lines.done) break;
-        }
-      } catch (e) {
-        if (isPixelRtsError(e)) throw e;
-        fail("E_PNG_CORRUPT", `image data does not inflate (${BROKEN_STREAM})`, {}, e);
-      }
-      if (!lines.done) fail("E_PNG_CORRUPT", `image data ends early: ${lines.consumed} of ${lines.totalBytes} raster bytes (${BROKEN_STREAM})`);
-    }
-
-    // 3. The rest of the file: CRCs, late text chunks, IEND.
-    if (!needPixels) idatEnded = false;
-    while (!sawIend) {
-      const r = await chunks.next();
-      if (r.done) break;
-      await afterFirstIdat(r.value);
-    }
-
+    let meta = resolveMetadata(walk.texts, opts.sidecarJson, warnings);
+    // The image data is skipped when the payload is carried in the metadata (code mode).
+    const pixels = !meta || meta.metadata.original_data_b64 === undefined ? await readPixels(walk, firstIdat, ihdr, meta?.metadata, maxGrid, zlib) : undefined;
+    await walk.readTail();
     if (!meta) {
-      meta = resolveMetadata(texts, opts.sidecarJson, warnings);
+      meta = resolveMetadata(walk.texts, opts.sidecarJson, warnings);
       if (!meta && !opts.raw) fail("E_NO_METADATA", "No metadata found. Please provide .meta.json sidecar file.");
     }
-
-    // 4. Stored bytes → payload.
-    let stored: Uint8Array;
-    let metadata: PixelRtsMetadata;
-    if (!meta) {
-      const g = checkGrid(ihdr, maxGrid);
-      stored = curveFromRaster(raster!, g, 4 * g * g);
-      metadata = {};
-    } else {
-      metadata = meta.metadata;
-      if (metadata.grid_size !== undefined && metadata.grid_size !== ihdr.width) {
-        warnings.push(`metadata grid_size ${String(metadata.grid_size)} differs from the image side ${ihdr.width}`);
-      }
-      if (metadata.original_data_b64 !== undefined) stored = strictBase64(metadata.original_data_b64);
-      else if (scatter) stored = scatter.bytes.subarray(0, storedLength(metadata)!);
-      else {
-        const { g, n } = pixelPlan(metadata, ihdr, maxGrid);
-        stored = curveFromRaster(raster!, g, n);
-      }
-    }
+    const { metadata, stored } = storedBytes(meta, ihdr, pixels, maxGrid, warnings);
     const payload = metadata.compression ? await decompressPayload(stored, metadata, zlib, 4 * maxGrid * maxGrid) : stored;
     if (metadata.data_size !== undefined && payload.length !== metadata.data_size) {
       fail("E_SIZE_MISMATCH", `payload is ${payload.length} bytes but data_size says ${metadata.data_size}`);
     }
-
-    // 5. Integrity: on by default, a distinct error on mismatch.
-    const sha256 = await (opts.sha256 ?? webSha256)(payload);
-    let integrity: Integrity;
-    if (metadata.data_hash === undefined) integrity = "unverified";
-    else if (opts.verify === false) integrity = "skipped";
-    else if (metadata.data_hash.toLowerCase() !== sha256) {
-      fail("E_HASH_MISMATCH", `Hash mismatch: expected ${metadata.data_hash.toLowerCase()}, got ${sha256}`, { expected: metadata.data_hash.toLowerCase(), actual: sha256 });
-    } else integrity = "verified";
-    const signature = await checkSignature(metadata, opts.trustedKeys);
-    if (signature.state === "invalid" && opts.verify !== false) fail("E_SIGNATURE_INVALID", signature.reason);
-
+    const { sha256, integrity, signature } = await checkIntegrity(payload, metadata, opts);
     return {
       ihdr,
       metadata,
@@ -326,7 +351,7 @@ export async function decodeContainer(source: ByteSource, opts: DecodeOptions = 
       warnings,
     };
   } finally {
-    await chunks.return(undefined);
+    await walk.chunks.return(undefined);
   }
 }
 
