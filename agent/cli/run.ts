@@ -3,6 +3,7 @@ import { isPixelRtsError, PixelRtsError } from "../../shared/errors.js";
 import type { Command, CommandContext } from "./command.js";
 import { COMMANDS } from "./commands.js";
 import { exitCodeFor } from "./exit-codes.js";
+import { safeJson, safeLines, safeText } from "./terminal.js";
 
 const GLOBAL_OPTIONS = {
   json: { type: "boolean", default: false },
@@ -27,9 +28,15 @@ function usageText(cmd?: Command): string {
 /**
  * Runs one CLI invocation and returns its exit status. This is the only place that turns
  * errors into exit codes and one-line messages; `process.exit` is called only below.
+ * Everything printed passes through terminal.ts: commands escape each field they interpolate
+ * (safeText), and here every line is checked once more, so no control character from a server
+ * or a container reaches the terminal (JSON output keeps exact values).
  */
-export async function runCli(argv: string[], io: { out: (s: string) => void; err: (s: string) => void; stdoutIsTTY: boolean; signal: AbortSignal }): Promise<number> {
+export async function runCli(argv: string[], rawIo: { out: (s: string) => void; err: (s: string) => void; stdoutIsTTY: boolean; signal: AbortSignal }): Promise<number> {
   const [name, ...rest] = argv;
+  const json = rest.includes("--json");
+  const clean = json ? safeJson : safeLines;
+  const io = { ...rawIo, out: (s: string) => rawIo.out(clean(s)), err: (s: string) => rawIo.err(clean(s)) };
   if (!name || name === "help" || name === "--help" || name === "-h") {
     const target = rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
     io.out(usageText(target));
@@ -41,7 +48,6 @@ export async function runCli(argv: string[], io: { out: (s: string) => void; err
   }
   const cmd = COMMANDS.find((c) => c.name === name);
   let verbose = rest.includes("--verbose") || rest.includes("-v");
-  const json = rest.includes("--json");
   try {
     if (!cmd) throw new PixelRtsError("E_USAGE", `unknown command '${name}' (run 'pixelrts help')`);
     let parsed;
@@ -70,7 +76,7 @@ export async function runCli(argv: string[], io: { out: (s: string) => void; err
     const code = isPixelRtsError(e) ? e.code : "E_INTERNAL";
     const message = e instanceof Error ? e.message : String(e);
     if (json) io.err(JSON.stringify({ event: "error", code, message, ...(isPixelRtsError(e) ? { details: e.details } : {}) }));
-    else io.err(`pixelrts: ${code}: ${message}`);
+    else io.err(`pixelrts: ${code}: ${safeText(message)}`);
     if (verbose) {
       if (isPixelRtsError(e) && Object.keys(e.details).length) io.err(JSON.stringify(e.details, null, 2));
       if (e instanceof Error && e.stack) io.err(e.stack);

@@ -1,6 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import { fail, PixelRtsError } from "../../shared/errors.js";
 import type { Command, CommandContext } from "../cli/command.js";
+import { safeText } from "../cli/terminal.js";
 import { clear, gc, verify, type CacheEntry } from "../cache/index.js";
 import { parseBytes } from "../config/settings.js";
 import type { AgentContext } from "../context.js";
@@ -78,7 +79,7 @@ async function runVerify(ctx: CommandContext, agent: AgentContext): Promise<numb
   const rep = await verify(agent.cache);
   if (ctx.json) ctx.out(JSON.stringify(rep));
   else {
-    for (const r of rep.removed) ctx.out(`removed ${r.sha256.slice(0, 12)} (${formatBytes(r.size)}): ${r.reason}`);
+    for (const r of rep.removed) ctx.out(`removed ${r.sha256.slice(0, 12)} (${formatBytes(r.size)}): ${safeText(r.reason)}`);
     for (const a of rep.adopted) ctx.out(`re-recorded ${a.slice(0, 12)}: bytes OK, index record was missing or damaged`);
     ctx.out(`verified ${rep.checked} item(s), ${formatBytes(rep.bytesHashed)} hashed: ${rep.ok} ok, ${rep.removed.length} removed, ${rep.adopted.length} re-recorded`);
   }
@@ -128,8 +129,8 @@ async function runClear(ctx: CommandContext, agent: AgentContext): Promise<void>
 
 async function pin(ctx: CommandContext, agent: AgentContext, ref: string, pinned: boolean): Promise<void> {
   const hits = await agent.cache.resolve(ref);
-  if (hits.length === 0) fail("E_NOT_CACHED", `nothing in the cache matches '${ref}' (see 'pixelrts cache ls')`);
-  if (hits.length > 1) fail("E_AMBIGUOUS", `'${ref}' matches ${hits.length} cached items: ${hits.map((h) => h.sha256.slice(0, 12)).join(", ")}; use a longer sha256 prefix`);
+  if (hits.length === 0) fail("E_NOT_CACHED", `nothing in the cache matches '${safeText(ref)}' (see 'pixelrts cache ls')`);
+  if (hits.length > 1) fail("E_AMBIGUOUS", `'${safeText(ref)}' matches ${hits.length} cached items: ${hits.map((h) => h.sha256.slice(0, 12)).join(", ")}; use a longer sha256 prefix`);
   const e = await agent.cache.setPinned(hits[0]!.sha256, pinned);
-  ctx.out(ctx.json ? JSON.stringify(e) : `${pinned ? "pinned" : "unpinned"} ${e.sha256.slice(0, 12)} (${sourceLabel(e)})`);
+  ctx.out(ctx.json ? JSON.stringify(e) : `${pinned ? "pinned" : "unpinned"} ${e.sha256.slice(0, 12)} (${safeText(sourceLabel(e))})`);
 }

@@ -1,5 +1,6 @@
 import { fail } from "../../shared/errors.js";
 import type { Command } from "../cli/command.js";
+import { safeText } from "../cli/terminal.js";
 import { hybridView, loadCatalogs, type ServerCatalog } from "../catalog/index.js";
 import { formatBytes } from "../progress/index.js";
 import { ago, CACHE_DIR_OPTION, table, withAgent } from "./common.js";
@@ -35,10 +36,10 @@ export const catalogCommand: Command = {
       for (const s of view.servers) {
         if (s.status === "ok") continue;
         const copy = s.fetched_at ? `showing the copy from ${ago(Date.parse(s.fetched_at))}` : "no saved copy";
-        ctx.err(`pixelrts: ${s.server}: ${s.error?.code}: ${s.error?.message} (${copy})`);
+        ctx.err(`pixelrts: ${safeText(s.server)}: ${safeText(s.error?.code)}: ${safeText(s.error?.message)} (${copy})`);
       }
       if (view.rows.length === 0) {
-        ctx.err(query ? `nothing matches '${query}'` : source === "local" ? "the cache is empty" : "no containers found");
+        ctx.err(query ? `nothing matches '${safeText(query)}'` : source === "local" ? "the cache is empty" : "no containers found");
         return;
       }
       const state = (r: (typeof view.rows)[number]) => [r.cached ? (r.verified ? "cached,verified" : "cached") : "", r.pinned ? "pinned" : "", r.stale ? "stale" : ""].filter(Boolean).join(",") || "-";

@@ -1,4 +1,5 @@
 import type { CommandContext } from "../cli/command.js";
+import { safeText } from "../cli/terminal.js";
 import { openAgent, type AgentContext } from "../context.js";
 import { createReporter, type Reporter } from "../progress/index.js";
 
@@ -24,10 +25,18 @@ export function reporterFor(ctx: CommandContext): Reporter {
   return createReporter({ mode: "plain", out: ctx.out, err: ctx.err });
 }
 
-/** Left-aligned text table (no colours: output must survive pipes and logs). */
-export function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd());
+/**
+ * Left-aligned text table (no colours: output must survive pipes and logs). Cells are made
+ * terminal-safe (a CR or newline in a name cannot forge a row), and any number of rows works:
+ * widths are found in one pass, not with Math.max(...rows), which overflows the stack.
+ */
+export function table(rows: readonly (readonly string[])[]): string[] {
+  const cells = rows.map((r) => r.map(safeText));
+  const widths: number[] = [];
+  for (const r of cells) {
+    for (let i = 0; i < r.length; i++) if (r[i]!.length > (widths[i] ?? 0)) widths[i] = r[i]!.length;
+  }
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd());
 }
 
 export function ago(ms: number, now = Date.now()): string {

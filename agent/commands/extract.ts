@@ -1,6 +1,7 @@
 import { extractSegment, listSegments } from "../../shared/container/bundle.js";
 import { fail } from "../../shared/errors.js";
 import type { Command } from "../cli/command.js";
+import { safeText } from "../cli/terminal.js";
 import { decodeFile, writeFileAtomic } from "../codec/files.js";
 import { NODE_CODEC } from "../codec/node-platform.js";
 
@@ -25,7 +26,7 @@ export const extractCommand: Command = {
       raw: Boolean(ctx.values.raw),
       sidecar: ctx.values["no-sidecar"] ? false : (ctx.values.sidecar as string | undefined),
     });
-    for (const w of d.warnings) ctx.err(`warning: ${w}`);
+    for (const w of d.warnings) ctx.err(`warning: ${safeText(w)}`);
     const expected = d.metadata.data_hash?.toLowerCase();
     if (noVerify && expected && expected !== d.sha256) ctx.err(`warning: payload SHA-256 ${d.sha256} does not match data_hash ${expected}; writing it anyway (--no-verify)`);
     let bytes = d.payload;

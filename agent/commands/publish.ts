@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fail } from "../../shared/errors.js";
 import type { Command } from "../cli/command.js";
+import { safeText } from "../cli/terminal.js";
 import { retryPolicyFrom } from "../config/settings.js";
 import { publishContainer } from "../publish/publish.js";
 import { CACHE_DIR_OPTION, withAgent } from "./common.js";
@@ -48,12 +49,12 @@ export const publishCommand: Command = {
         ...(ctx.values.arch ? { arch: ctx.values.arch as string } : {}),
         ...(ctx.values["kernel-version"] ? { kernelVersion: ctx.values["kernel-version"] as string } : {}),
         retry: retryPolicyFrom(agent.settings),
-        onRetry: (ev) => ctx.err(`retry ${ev.attempt}/${ev.of} in ${(ev.delayMs / 1000).toFixed(1)} s: ${ev.reason}`),
-        onStep: (step) => !ctx.json && ctx.verbose && ctx.err(step),
+        onRetry: (ev) => ctx.err(`retry ${ev.attempt}/${ev.of} in ${(ev.delayMs / 1000).toFixed(1)} s: ${safeText(ev.reason)}`),
+        onStep: (step) => !ctx.json && ctx.verbose && ctx.err(safeText(step)),
         signal: ctx.signal,
       });
       if (ctx.json) ctx.out(JSON.stringify({ event: "published", name: r.name, sha256: r.sha256, size: r.size, catalog_url: r.catalogUrl, deduplicated: Boolean(r.entry.deduplicated), multipart: r.multipart, thumbnail: r.thumbnail }));
-      else ctx.out(`published ${file} as ${r.name} (${r.size} bytes, sha256 ${r.sha256}${r.entry.deduplicated ? ", already stored" : ""}): ${r.catalogUrl}`);
+      else ctx.out(`published ${safeText(file)} as ${safeText(r.name)} (${r.size} bytes, sha256 ${safeText(r.sha256)}${r.entry.deduplicated ? ", already stored" : ""}): ${safeText(r.catalogUrl)}`);
     });
   },
 };

@@ -1,3 +1,4 @@
+import { safeText } from "../cli/terminal.js";
 import type { PullEvent } from "./events.js";
 import { formatBytes, formatDuration, SpeedMeter } from "./speed.js";
 
@@ -77,20 +78,22 @@ export function createReporter(opts: ReporterOptions): Reporter {
 export function renderBar(ev: { ref: string; bytes: number; total: number; speed?: number; eta_s?: number }, columns: number): string {
   const pct = ev.total > 0 ? Math.min(100, Math.floor((ev.bytes * 100) / ev.total)) : 0;
   const tail = `${String(pct).padStart(3)}%  ${formatBytes(ev.bytes)} of ${formatBytes(ev.total)}  ${ev.speed !== undefined ? formatBytes(ev.speed) + "/s" : "--"}  ETA ${ev.eta_s !== undefined ? formatDuration(ev.eta_s) : "--"}`;
-  const name = ev.ref.length > 24 ? ev.ref.slice(0, 23) + "…" : ev.ref;
+  const ref = safeText(ev.ref);
+  const name = ref.length > 24 ? ref.slice(0, 23) + "…" : ref;
   const width = Math.max(10, Math.min(40, columns - tail.length - name.length - 6));
   const filled = Math.round((pct / 100) * width);
   return `${name}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${tail}`;
 }
 
+/** One line per event for people; every string in it may come from a server, so each is made terminal-safe. */
 function describe(ev: PullEvent): string | undefined {
   switch (ev.event) {
     case "retry":
-      return `pixelrts: ${ev.ref}: ${ev.reason}; retry ${ev.attempt}/${ev.of} in ${(ev.delay_ms / 1000).toFixed(1)} s`;
+      return `pixelrts: ${safeText(ev.ref)}: ${safeText(ev.reason)}; retry ${ev.attempt}/${ev.of} in ${(ev.delay_ms / 1000).toFixed(1)} s`;
     case "note":
-      return `pixelrts: ${ev.ref}: ${ev.message}`;
+      return `pixelrts: ${safeText(ev.ref)}: ${safeText(ev.message)}`;
     case "done":
-      return `${ev.ref}: ${ev.from_cache ? "cached" : "pulled"} ${formatBytes(ev.size)} sha256:${ev.sha256}${ev.stale ? " (offline: cached copy, not revalidated)" : ""}\n  ${ev.path}`;
+      return `${safeText(ev.ref)}: ${ev.from_cache ? "cached" : "pulled"} ${formatBytes(ev.size)} sha256:${safeText(ev.sha256)}${ev.stale ? " (offline: cached copy, not revalidated)" : ""}\n  ${safeText(ev.path)}`;
     default:
       return undefined; // start/verified: the bar and the done line say it
   }
