@@ -1,11 +1,16 @@
 /**
- * The QEMU command line, as a pure function of what is being booted and the user's flags.
+ * The QEMU command line, as a pure function of what is being booted and the boot settings.
  * Everything QEMU is given is an extracted, hash-checked file: never the .rts.png itself
- * (the original attached the PNG as a raw disk), and a qcow2 disk is passed as qcow2.
+ * (the original attached the PNG as a raw disk), and a qcow2 disk is passed as qcow2. The
+ * settings arrive checked (settings.ts): no value a container supplies can carry QEMU option
+ * syntax or name a host file; the only paths here are the unpacked files in the cache and the
+ * user's own --serial file.
  */
+import type { Arch } from "../../shared/container/boot-settings.js";
 import { fail } from "../../shared/errors.js";
+import { hasTerminalControls } from "../cli/terminal.js";
 
-export type Arch = "x86_64" | "aarch64" | "riscv64";
+export type { Arch };
 export type KvmMode = "auto" | "on" | "off";
 
 export interface BootFiles {
@@ -14,6 +19,7 @@ export interface BootFiles {
   disk?: { path: string; format: "qcow2" | "raw" };
 }
 
+/** Boot settings, already checked against the grammar (agent/boot/settings.ts). */
 export interface BootFlags {
   arch: Arch;
   /** QEMU -m value: 512M, 2G ... */
@@ -40,7 +46,7 @@ export interface QemuCommand {
   accel: "kvm" | "tcg";
 }
 
-const MACHINE: Record<Arch, string> = { x86_64: "q35", aarch64: "virt", riscv64: "virt" };
+export const DEFAULT_MACHINE: Record<Arch, string> = { x86_64: "q35", aarch64: "virt", riscv64: "virt" };
 const TCG_CPU: Record<Arch, string> = { x86_64: "max", aarch64: "max", riscv64: "rv64" };
 const NIC_MODEL: Record<Arch, string> = { x86_64: "virtio-net-pci", aarch64: "virtio-net-pci", riscv64: "virtio-net-pci" };
 
@@ -48,7 +54,7 @@ export function buildQemuCommand(files: BootFiles, flags: BootFlags): QemuComman
   if (!files.kernel && !files.disk) fail("E_NOT_BOOTABLE", "nothing to boot: no kernel and no disk");
   if (flags.kvm === "on" && !flags.kvmAvailable) fail("E_KVM_UNAVAILABLE", "--kvm on, but /dev/kvm is missing or not readable and writable by this user");
   const accel: "kvm" | "tcg" = flags.kvm === "off" ? "tcg" : flags.kvmAvailable ? "kvm" : "tcg";
-  const args: string[] = ["-machine", flags.machine ?? MACHINE[flags.arch]];
+  const args: string[] = ["-machine", flags.machine ?? DEFAULT_MACHINE[flags.arch]];
   if (accel === "kvm") args.push("-accel", "kvm", "-cpu", "host");
   else args.push("-accel", "tcg", "-cpu", TCG_CPU[flags.arch]);
   args.push("-m", flags.memory, "-smp", String(flags.cpus));
@@ -76,9 +82,22 @@ function escapeDriveValue(path: string): string {
   return path.replaceAll(",", ",,");
 }
 
-/** POSIX shell quoting, so `--dry-run` prints a line that can be pasted as is. */
+/**
+ * Shell quoting, so `--dry-run` prints a line that can be pasted as is: plain words bare,
+ * others in '...'. A word with control characters (or bidi overrides) is written as $'...'
+ * (POSIX.1-2024, bash, zsh, ksh) with each such character's UTF-8 bytes as 3-digit octal
+ * escapes, so the printed line never carries a raw control character to the terminal.
+ */
 export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  if (!hasTerminalControls(word)) return `'${word.replaceAll("'", `'\\''`)}'`;
+  let out = "$'";
+  for (const ch of word) {
+    if (ch === "'" || ch === "\\") out += `\\${ch}`;
+    else if (hasTerminalControls(ch)) for (const b of new TextEncoder().encode(ch)) out += `\\${b.toString(8).padStart(3, "0")}`;
+    else out += ch;
+  }
+  return `${out}'`;
 }
 
 export function shellLine(cmd: { binary: string; args: string[] }): string {

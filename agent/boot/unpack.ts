@@ -13,7 +13,7 @@ import { NODE_CODEC } from "../codec/node-platform.js";
 import { CacheLayout, hashFile } from "../cache/index.js";
 import type { BootFiles } from "./qemu-argv.js";
 import { checkDiskImage, diskFormat, planBoot } from "./plan.js";
-import type { BootConfig } from "../../shared/container/types.js";
+import { containerBootSettings, type ContainerBootSettings } from "./settings.js";
 
 interface Manifest {
   version: 1;
@@ -24,7 +24,8 @@ interface Manifest {
 
 export interface Unpacked {
   files: BootFiles;
-  boot?: BootConfig;
+  /** The container's own boot settings, checked against the grammar. */
+  boot: ContainerBootSettings;
   dataHash: string;
   /** True when the files came from an earlier unpack. */
   reused: boolean;
@@ -35,7 +36,7 @@ export function unpackedDir(cacheRoot: string, key: string): string {
   return join(new CacheLayout(cacheRoot).unpackedDir, key);
 }
 
-function toUnpacked(dir: string, m: Manifest, reused: boolean, boot: BootConfig | undefined): Unpacked {
+function toUnpacked(dir: string, m: Manifest, reused: boolean, boot: ContainerBootSettings): Unpacked {
   const files: BootFiles = {};
   for (const f of m.files) {
     const path = join(dir, f.file);
@@ -61,10 +62,13 @@ async function readManifest(dir: string): Promise<Manifest | undefined> {
 
 /**
  * Boot files for the container at `pngPath` (a verified cache blob or a local file). Local
- * files are decoded with hash verification; nothing unverified reaches QEMU.
+ * files are decoded with hash verification; nothing unverified reaches QEMU. The container's
+ * boot settings and segment types are checked first: a hostile value is refused before a byte
+ * is decoded (E_METADATA_INVALID).
  */
 export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise<Unpacked> {
   const head = await readHead(pngPath);
+  const boot = containerBootSettings(head.metadata);
   const dataHash = head.metadata.data_hash?.toLowerCase();
   if (!dataHash) fail("E_NOT_BOOTABLE", "the container has no data_hash, so its payload cannot be verified: refusing to boot it");
   // Keyed by the payload and the metadata that decides what is extracted: two containers with
@@ -77,7 +81,7 @@ export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise
   if (existing) {
     const now = new Date();
     await utimes(join(dir, "manifest.json"), now, now).catch(() => {}); // last use, for `cache gc`
-    return toUnpacked(dir, existing, true, m.boot);
+    return toUnpacked(dir, existing, true, boot);
   }
   // Missing, incomplete or damaged: unpack again from the (verified) container.
   await rm(dir, { recursive: true, force: true });
@@ -108,7 +112,7 @@ export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise
       await rm(staging, { recursive: true, force: true });
     }
     const final = (await readManifest(dir)) ?? fail("E_CACHE_CORRUPT", `unpacked files in ${dir} are incomplete`);
-    return toUnpacked(dir, final, false, m.boot);
+    return toUnpacked(dir, final, false, boot);
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     throw e;

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { decodeContainer, type DecodeOptions, type DecodedContainer } from "../../shared/container/decode.js";
 import { scanContainerHead, type HeadScan } from "../../shared/container/head.js";
 import type { ContainerHead } from "../../shared/container/types.js";
-import { fail } from "../../shared/errors.js";
+import { fail, PixelRtsError } from "../../shared/errors.js";
 import { NODE_CODEC } from "./node-platform.js";
 
 const READ_CHUNK = 1 << 20;
@@ -36,9 +36,21 @@ function openForRead(path: string) {
   return createReadStream(path, { highWaterMark: READ_CHUNK });
 }
 
+/**
+ * Ed25519 public keys whose signatures count as trusted (spec §4.6: the original's verifier takes
+ * its key from PIXELRTS_PUBLIC_KEY): 64 hex digits each, several separated by commas or spaces.
+ */
+export function trustedKeysFromEnv(env: Record<string, string | undefined> = process.env): string[] {
+  const text = env.PIXELRTS_PUBLIC_KEY?.trim();
+  if (!text) return [];
+  const keys = text.split(/[\s,]+/).filter(Boolean);
+  for (const k of keys) if (!/^[0-9a-fA-F]{64}$/.test(k)) fail("E_CONFIG", "PIXELRTS_PUBLIC_KEY must hold Ed25519 public keys as 64 hex digits (raw 32-byte keys), separated by commas");
+  return keys.map((k) => k.toLowerCase());
+}
+
 export async function decodeFile(path: string, opts: DecodeOptions & { sidecar?: string | false } = {}): Promise<DecodedContainer & { sidecarPath?: string }> {
   const sidecar = await findSidecar(path, opts.sidecar);
-  const result = await decodeContainer(openForRead(path), { ...NODE_CODEC, ...opts, sidecarJson: sidecar?.json ?? opts.sidecarJson });
+  const result = await decodeContainer(openForRead(path), { ...NODE_CODEC, trustedKeys: trustedKeysFromEnv(), ...opts, sidecarJson: sidecar?.json ?? opts.sidecarJson });
   return { ...result, sidecarPath: sidecar?.path };
 }
 
@@ -61,14 +73,44 @@ export async function readHead(path: string): Promise<ContainerHead> {
   }
 }
 
+const ERRNO_TEXT: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ELOOP: "too many levels of symbolic links (a symlink loop)",
+  EISDIR: "is a directory",
+  ENOTDIR: "a part of the path is not a directory",
+  ENAMETOOLONG: "file name too long",
+  EMFILE: "too many open files",
+};
+
+/**
+ * A file-system error as a stable code: a missing file is E_NOT_FOUND, a full disk E_DISK_FULL,
+ * anything else (permissions, read-only file system, a symlink loop ...) E_IO naming the cause.
+ * PixelRtsErrors pass through.
+ */
+export function fileError(e: unknown, what: string): PixelRtsError {
+  if (e instanceof PixelRtsError) return e;
+  const errno = (e as NodeJS.ErrnoException)?.code ?? "";
+  const details = { errno };
+  if (errno === "ENOENT") return new PixelRtsError("E_NOT_FOUND", `${what}: no such file or directory`, details, { cause: e });
+  if (errno === "ENOSPC" || errno === "EDQUOT") return new PixelRtsError("E_DISK_FULL", `${what}: no space left on device; nothing was written`, details, { cause: e });
+  return new PixelRtsError("E_IO", `${what}: ${ERRNO_TEXT[errno] ?? (e as Error)?.message ?? String(e)}${errno ? ` (${errno})` : ""}`, details, { cause: e });
+}
+
 /**
  * Writes a file so that readers see the old one or the complete new one, never a part:
  * a temp file beside the target, fsync, rename. On any error the temp file is removed.
  */
 export async function writeFileAtomic(target: string, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<number> {
-  await mkdir(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
-  const fh = await open(tmp, "wx");
+  let fh;
+  try {
+    await mkdir(dirname(target), { recursive: true });
+    fh = await open(tmp, "wx");
+  } catch (e) {
+    throw fileError(e, `cannot write ${target}`);
+  }
   let written = 0;
   try {
     const parts = data instanceof Uint8Array ? [data] : data;
@@ -87,8 +129,7 @@ export async function writeFileAtomic(target: string, data: AsyncIterable<Uint8A
   } catch (e) {
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOSPC") fail("E_DISK_FULL", `no space left writing ${target}; nothing was written`, {}, e);
-    throw e;
+    // File-system errors get their code; anything else (an encoder error) is passed on as is.
+    throw (e as NodeJS.ErrnoException)?.code ? fileError(e, `cannot write ${target}`) : e;
   }
 }

@@ -1,6 +1,7 @@
 import { listSegments } from "../../shared/container/bundle.js";
 import { fail, isPixelRtsError } from "../../shared/errors.js";
 import type { Command } from "../cli/command.js";
+import { safeText } from "../cli/terminal.js";
 import { decodeFile } from "../codec/files.js";
 
 export const inspectCommand: Command = {
@@ -43,6 +44,7 @@ export const inspectCommand: Command = {
       compression: m.compression?.type,
       metadata_source: d.sidecarPath ? `sidecar ${d.sidecarPath}` : d.metadataSource,
       signature: d.signature.state,
+      ...("reason" in d.signature ? { signature_reason: d.signature.reason } : {}),
       boot: m.boot,
       segments: segments.map((s) => ({ name: s.name, type: s.type, start: s.start, size: s.size, sha256: s.sha256 })),
       segment_error: segmentError,
@@ -51,7 +53,8 @@ export const inspectCommand: Command = {
     };
     if (ctx.json) ctx.out(JSON.stringify(info));
     else {
-      const row = (k: string, v: unknown) => v !== undefined && v !== "" && ctx.out(`${k.padEnd(14)} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+      // Every value may come from the container: made terminal-safe before it is printed.
+      const row = (k: string, v: unknown) => v !== undefined && v !== "" && ctx.out(`${k.padEnd(14)} ${safeText(typeof v === "object" ? JSON.stringify(v) : String(v))}`);
       row("file", file);
       row("format", m.format);
       row("grid", info.grid);
@@ -65,14 +68,18 @@ export const inspectCommand: Command = {
       row("hash", hashStatus);
       row("compression", info.compression);
       row("metadata", info.metadata_source);
-      if (d.signature.state !== "none") row("signature", d.signature.state);
+      if (d.signature.state !== "none") row("signature", `${d.signature.state}${"reason" in d.signature ? `: ${d.signature.reason}` : ""}`);
       if (m.boot) row("boot", m.boot);
-      for (const s of segments) ctx.out(`segment        ${s.name} (${s.type}) at ${s.start}, ${s.size} bytes${s.sha256 ? `, sha256 ${s.sha256}` : ""}`);
+      for (const s of segments) row("segment", `${s.name} (${s.type}) at ${s.start}, ${s.size} bytes${s.sha256 ? `, sha256 ${s.sha256}` : ""}`);
       if (segmentError) row("segments", segmentError);
-      for (const w of d.warnings) ctx.err(`warning: ${w}`);
+      for (const w of d.warnings) ctx.err(`warning: ${safeText(w)}`);
     }
     if (hashStatus === "MISMATCH") {
       if (!ctx.json) ctx.err(`pixelrts: E_HASH_MISMATCH: Hash mismatch: expected ${expected}, got ${d.sha256}`);
+      return 3;
+    }
+    if (d.signature.state === "invalid") {
+      if (!ctx.json) ctx.err(`pixelrts: E_SIGNATURE_INVALID: ${safeText(d.signature.reason)}`);
       return 3;
     }
   },

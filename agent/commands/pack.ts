@@ -5,16 +5,23 @@ import { converterMetadata } from "../../shared/container/converter.js";
 import { encodeContainer, type EncodedContainer } from "../../shared/container/encode.js";
 import { fail } from "../../shared/errors.js";
 import type { Command, CommandContext } from "../cli/command.js";
-import { writeFileAtomic } from "../codec/files.js";
+import { checkArch, checkCmdline, checkCpusText, checkMemory } from "../../shared/container/boot-settings.js";
+import { checkedFlag } from "../boot/settings.js";
+import { fileError, writeFileAtomic } from "../codec/files.js";
 import { NODE_CODEC } from "../codec/node-platform.js";
 
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
 
+/** An input file's bytes; a missing file is E_NOT_FOUND, other file-system errors E_IO naming the cause. */
 async function readInput(path: string, what: string): Promise<Uint8Array> {
-  const st = await stat(path).catch(() => fail("E_NOT_FOUND", `${what} ${path} does not exist`));
-  if (!st.isFile()) fail("E_USAGE", `${what} ${path} is not a regular file`);
-  if (st.size > 256 * 1024 * 1024) fail("E_TOO_LARGE", `${what} ${path} is ${st.size} bytes; containers hold at most 256 MiB (an 8192x8192 grid)`);
-  return new Uint8Array(await readFile(path));
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) fail("E_USAGE", `${what} ${path} is not a regular file`);
+    if (st.size > 256 * 1024 * 1024) fail("E_TOO_LARGE", `${what} ${path} is ${st.size} bytes; containers hold at most 256 MiB (an 8192x8192 grid)`);
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    throw fileError(e, `${what} ${path}`);
+  }
 }
 
 function intOption(v: unknown, name: string, min: number, max: number): number | undefined {
@@ -34,13 +41,19 @@ export async function pack(ctx: CommandContext): Promise<{ out: string; encoded:
   let payloadSize: number;
   if (v.kernel) {
     if (ctx.positionals.length) fail("E_USAGE", "give either INPUT or --kernel, not both");
-    if (v.memory !== undefined && !/^[1-9]\d*[KMGT]?$/i.test(String(v.memory))) fail("E_USAGE", `--memory takes a size like 512M or 2G, got ${String(v.memory)}`);
+    // Boot settings follow the grammar the agent's boot checks them against; checked before any file is read.
+    const boot = {
+      cmdline: checkedFlag(v, "cmdline", checkCmdline),
+      arch: checkedFlag(v, "arch", checkArch) ?? "x86_64",
+      memory: checkedFlag(v, "memory", checkMemory),
+      cpus: checkedFlag(v, "cpus", checkCpusText),
+    };
     const segments: BundleSegmentInput[] = [{ name: "kernel", type: "kernel", data: await readInput(str(v.kernel)!, "kernel") }];
     if (v.initrd) segments.push({ name: "initrd", type: "initrd", data: await readInput(str(v.initrd)!, "initrd") });
     if (v.disk) segments.push({ name: "disk", type: "disk", data: await readInput(str(v.disk)!, "disk") });
     const input = {
       segments,
-      boot: { cmdline: str(v.cmdline), arch: str(v.arch) ?? "x86_64", memory: str(v.memory), cpus: intOption(v.cpus, "cpus", 1, 256) },
+      boot,
       name: str(v.name),
       contentVersion: str(v.version),
       description: str(v.description),

@@ -7,13 +7,13 @@ import { fail } from "../errors.js";
 import type { Sha256Fn } from "../hash.js";
 import { webSha256 } from "../hash.js";
 import type { PyDict, PyValue } from "../pyjson.js";
+import { checkBootObject } from "./boot-settings.js";
 import { DENSE, ENCODER_OWNED_KEYS, fixedRows } from "./metadata.js";
 import type { MetadataContext } from "./encode.js";
 import type { BootConfig, PixelRtsMetadata } from "./types.js";
 
 export const SEGMENT_ALIGN = 4096;
 export const BUNDLE_TYPE = "boot-bundle";
-export const ARCHES = ["x86_64", "aarch64", "riscv64"] as const;
 
 export interface BundleSegmentInput {
   name: string;
@@ -48,8 +48,8 @@ export async function layoutBundle(input: BundleInput, sha256: Sha256Fn = webSha
     seen.add(s.name);
     if (s.data.length === 0) fail("E_USAGE", `segment ${s.name} is empty`);
   }
-  const arch = input.boot.arch ?? "x86_64";
-  if (!(ARCHES as readonly string[]).includes(arch)) fail("E_USAGE", `architecture ${arch} is not one of ${ARCHES.join(", ")}`);
+  // A bundle is never written with boot settings its readers would refuse (boot-settings.ts).
+  checkBootObject(input.boot, (field, why) => fail("E_USAGE", `${field} ${why}`));
   let end = 0;
   const placed = segs.map((s) => {
     const start = Math.ceil(end / SEGMENT_ALIGN) * SEGMENT_ALIGN;

@@ -1,0 +1,175 @@
+/**
+ * The settings of one boot: each value from a flag, else from the container's `boot` object,
+ * else a default, and every one checked against the grammar in
+ * shared/container/boot-settings.ts before it can reach QEMU. A bad container value is
+ * E_METADATA_INVALID naming the container's field ("the container's boot.machine ..."); a bad
+ * flag is E_USAGE naming the flag ("--machine ..."). `provenance` records where each value came
+ * from, for `boot --dry-run`.
+ */
+import { checkArch, checkBootObject, checkCmdline, checkCpusText, checkMachine, checkMemory, checkSegmentType, CMDLINE_MAX_BYTES, shown, type Arch, type Check } from "../../shared/container/boot-settings.js";
+import { defaultCmdline } from "../../shared/container/bundle.js";
+import type { PixelRtsMetadata } from "../../shared/container/types.js";
+import { fail } from "../../shared/errors.js";
+import type { CommandContext } from "../cli/command.js";
+import { DEFAULT_MACHINE, type BootFlags, type KvmMode } from "./qemu-argv.js";
+
+/** What a container's metadata says about booting it, every field checked. */
+export interface ContainerBootSettings {
+  arch?: Arch;
+  machine?: string;
+  memory?: string;
+  cpus?: number;
+  cmdline?: string;
+}
+
+export type Origin = "flag" | "container" | "default";
+export type Provenance = Record<"arch" | "machine" | "memory" | "cpus" | "cmdline" | "append" | "kvm" | "display" | "serial" | "net", Origin>;
+
+export interface ResolvedBoot {
+  flags: BootFlags;
+  provenance: Provenance;
+}
+
+const fieldName = (name: string) => (/^[A-Za-z0-9._-]{1,64}$/.test(name) ? name : `[${shown(name)}]`);
+
+/**
+ * Checks everything in a container's metadata that decides how it is booted: the `boot` object
+ * and the types of its segments. Throws E_METADATA_INVALID naming the field.
+ */
+export function containerBootSettings(m: PixelRtsMetadata): ContainerBootSettings {
+  const bad = (field: string, why: string): never => fail("E_METADATA_INVALID", `the container's ${field} ${why}`, { field });
+  const boot = checkBootObject(m.boot, bad);
+  if (m.type !== undefined && typeof m.type !== "string") bad("type", `must be a string, got ${shown(m.type)}`);
+  for (const key of ["offsets", "segments"] as const) {
+    const table = m[key];
+    if (table === undefined) continue;
+    for (const [name, seg] of Object.entries(table)) {
+      if (typeof seg !== "object" || seg === null || Array.isArray(seg)) bad(`${key}.${fieldName(name)}`, `must be an object, got ${shown(seg)}`);
+      if (seg.type === undefined) continue;
+      const r = checkSegmentType(seg.type);
+      if (!r.ok) bad(`${key}.${fieldName(name)}.type`, r.why);
+    }
+  }
+  return boot;
+}
+
+/** The boot flags, each checked (E_USAGE naming the flag) before anything is fetched. */
+export interface BootFlagValues {
+  arch?: Arch;
+  machine?: string;
+  memory?: string;
+  cpus?: number;
+  append?: string;
+  kvm: KvmMode;
+  display: BootFlags["display"];
+  serial: BootFlags["serial"];
+  net: BootFlags["net"];
+  /** Names of the flags given on the command line. */
+  given: ReadonlySet<string>;
+}
+
+/** A flag's value through the grammar: E_USAGE naming the flag. */
+export function checkedFlag<T>(values: CommandContext["values"], name: string, check: (v: string) => Check<T>): T | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") fail("E_USAGE", `--${name} takes a value`);
+  const r = check(v);
+  if (!r.ok) fail("E_USAGE", `--${name} ${r.why}`);
+  return r.value;
+}
+
+function choice<T extends string>(values: CommandContext["values"], name: string, allowed: readonly T[], fallback: T): T {
+  const v = (values[name] as string | undefined) ?? fallback;
+  if (!(allowed as readonly string[]).includes(v)) fail("E_USAGE", `--${name} must be ${allowed.slice(0, -1).join(", ")} or ${allowed[allowed.length - 1]}, got ${shown(v)}`);
+  return v as T;
+}
+
+export function parseBootFlags(values: CommandContext["values"]): BootFlagValues {
+  const displayText = (values.display as string | undefined) ?? "none";
+  const vnc = /^vnc(?::(\d{1,2}))?$/.exec(displayText);
+  if (displayText !== "none" && !vnc) fail("E_USAGE", `--display must be none or vnc[:N], got ${shown(displayText)}`);
+  const serialText = (values.serial as string | undefined) ?? "stdio";
+  if (serialText !== "stdio" && !(serialText.startsWith("file:") && serialText.length > 5)) fail("E_USAGE", `--serial must be stdio or file:PATH, got ${shown(serialText)}`);
+  const optional = <T>(key: string, v: T | undefined) => (v === undefined ? {} : { [key]: v });
+  return {
+    ...optional("arch", checkedFlag(values, "arch", checkArch)),
+    ...optional("machine", checkedFlag(values, "machine", checkMachine)),
+    ...optional("memory", checkedFlag(values, "memory", checkMemory)),
+    ...optional("cpus", checkedFlag(values, "cpus", checkCpusText)),
+    ...optional("append", checkedFlag(values, "append", checkCmdline)),
+    kvm: choice<KvmMode>(values, "kvm", ["auto", "on", "off"], "auto"),
+    display: vnc ? { vnc: Number(vnc[1] ?? 0) } : "none",
+    serial: serialText === "stdio" ? "stdio" : { file: serialText.slice(5) },
+    net: choice(values, "net", ["user", "none"] as const, "user"),
+    given: new Set(Object.keys(values).filter((k) => values[k] !== undefined)),
+  };
+}
+
+/**
+ * Flags over container values over defaults. `kvmUsable(arch)` says whether KVM can run this
+ * guest here (asked only when --kvm is not off).
+ */
+export function resolveBootSettings(flags: BootFlagValues, container: ContainerBootSettings, kvmUsable: (arch: Arch) => boolean): ResolvedBoot {
+  const from = <T>(flagValue: T | undefined, containerValue: T | undefined, fallback: T): [T, Origin] =>
+    flagValue !== undefined ? [flagValue, "flag"] : containerValue !== undefined ? [containerValue, "container"] : [fallback, "default"];
+  const [arch, archFrom] = from(flags.arch, container.arch, "x86_64" as Arch);
+  const [machine, machineFrom] = from(flags.machine, container.machine, DEFAULT_MACHINE[arch]);
+  const [memory, memoryFrom] = from(flags.memory, container.memory, "512M");
+  const [cpus, cpusFrom] = from(flags.cpus, container.cpus, 1);
+  const [cmdline, cmdlineFrom] = from(undefined, container.cmdline, defaultCmdline(arch));
+  if (flags.append !== undefined) {
+    const total = new TextEncoder().encode(`${cmdline} ${flags.append}`).length;
+    if (total > CMDLINE_MAX_BYTES) fail("E_USAGE", `--append makes the kernel command line ${total} bytes, over the ${CMDLINE_MAX_BYTES}-byte limit`);
+  }
+  const given = (name: string): Origin => (flags.given.has(name) ? "flag" : "default");
+  return {
+    flags: {
+      arch,
+      memory,
+      cpus,
+      machine,
+      kvm: flags.kvm,
+      kvmAvailable: flags.kvm === "off" ? false : kvmUsable(arch),
+      display: flags.display,
+      serial: flags.serial,
+      cmdline,
+      ...(flags.append !== undefined ? { append: flags.append } : {}),
+      net: flags.net,
+    },
+    provenance: {
+      arch: archFrom,
+      machine: machineFrom,
+      memory: memoryFrom,
+      cpus: cpusFrom,
+      cmdline: cmdlineFrom,
+      append: given("append"),
+      kvm: given("kvm"),
+      display: given("display"),
+      serial: given("serial"),
+      net: given("net"),
+    },
+  };
+}
+
+/** One line for people: which value came from where (`boot --dry-run` prints it on stderr). */
+export function describeProvenance(r: ResolvedBoot, quote: (s: string) => string): string {
+  const f = r.flags;
+  const value: Record<keyof Provenance, string | undefined> = {
+    arch: f.arch,
+    machine: f.machine,
+    memory: f.memory,
+    cpus: String(f.cpus),
+    cmdline: f.cmdline,
+    append: f.append,
+    kvm: f.kvm,
+    display: f.display === "none" ? "none" : `vnc:${f.display.vnc}`,
+    serial: f.serial === "stdio" ? "stdio" : `file:${f.serial.file}`,
+    net: f.net,
+  };
+  const group = (origin: Origin) =>
+    (Object.keys(r.provenance) as (keyof Provenance)[])
+      .filter((k) => r.provenance[k] === origin && value[k] !== undefined)
+      .map((k) => `${k}=${quote(value[k]!)}`)
+      .join(" ") || "-";
+  return `# from the container: ${group("container")}; from flags: ${group("flag")}; defaults: ${group("default")}`;
+}
