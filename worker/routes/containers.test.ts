@@ -225,10 +225,11 @@ describe("integrity", () => {
     const v2 = await makeContainer(4000, { type: "kernel", name: "roll" }, 12);
     expect((await publish("roll-keep", v1)).status).toBe(201); // keeps v1's blob alive
     expect((await publish("roll", v1)).status).toBe(201);
-    await new Promise((r) => setTimeout(r, 1100));
     expect((await publish("roll", v2)).status).toBe(200);
     const v2Head = await call("/api/v1/containers/roll", { method: "HEAD" });
-    await new Promise((r) => setTimeout(r, 1100));
+    // HTTP dates count whole seconds: the roll-back must land in a later second than v2's
+    // Last-Modified, so wait for the clock to pass that second (no event to wait for; ≤ 1 s).
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(v2Head.headers.get("last-modified")!) + 1000 - Date.now()) + 5));
     expect((await publish("roll", v1)).status).toBe(200); // roll back
     const ims = await call("/api/v1/containers/roll", { headers: { "if-modified-since": v2Head.headers.get("last-modified")! } });
     expect(ims.status).toBe(200);

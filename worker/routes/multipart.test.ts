@@ -73,20 +73,22 @@ describe("multipart upload", () => {
   }, 60_000);
 
   it("a second create for the same file needs no upload (deduplicated)", async () => {
-    const res = await create("bigdisk-again", big);
+    const small = await makeContainer(3000, { type: "os", name: "dedupe" }, 81);
+    expect((await uploadOnePart("dedupe-first", small.bytes.slice(0, 4096), small.bytes)).status).toBe(201);
+    const res = await create("dedupe-again", small);
     expect(res.status).toBe(201);
-    expect(await res.json()).toMatchObject({ id: "bigdisk-again", deduplicated: true, sha256: big.sha256 });
+    expect(await res.json()).toMatchObject({ id: "dedupe-again", deduplicated: true, sha256: small.sha256 });
   });
 
   it("an upload claiming a published SHA-256 with another size is refused and the blob survives (regression)", async () => {
-    const lie = { bytes: new Uint8Array(big.bytes.length + 1), sha256: big.sha256 } as Fixture;
-    lie.bytes.set(big.bytes);
-    const res = await create("hijack", lie, big.sha256);
+    const real = await makeContainer(3000, { type: "os", name: "victim" }, 82);
+    expect((await uploadOnePart("victim", real.bytes.slice(0, 4096), real.bytes)).status).toBe(201);
+    const res = await create("hijack", real, real.sha256, 4096, real.bytes.length + 1);
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({ error: { code: "E_CONFLICT" } });
-    const get = await call("/api/v1/containers/bigdisk");
+    const get = await call("/api/v1/containers/victim");
     expect(get.status).toBe(200);
-    expect(await sha256Hex(await get.arrayBuffer())).toBe(big.sha256);
+    expect(await sha256Hex(await get.arrayBuffer())).toBe(real.sha256);
   });
 
   it("complete with a wrong declared SHA-256 deletes the object and leaves no entry", async () => {

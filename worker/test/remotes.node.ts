@@ -8,6 +8,8 @@
  *   invalid       200 with a body that is not JSON
  *   huge          a valid but oversized catalog (over the tests' REMOTE_MAX_BYTES)
  *   down          the fixture throws (a network failure; miniflare may surface it as a 5xx)
+ *   count-<tag>   one entry whose id says how often this host was fetched (`fetched-1`, ...): tests
+ *                 see whether an answer came from the remote or from the cache, no clock needed
  * Anything else is an unexpected outbound request: logged and answered 599 (tests see an error source).
  */
 import { Response } from "miniflare";
@@ -41,10 +43,17 @@ export const TEST_REMOTES = [
   { id: "huge", name: "Huge", url: "http://huge.remote.test" },
 ];
 
+const fetchCounts = new Map<string, number>();
+
 export async function remoteFixtures(request: { url: string }): Promise<Response> {
   const url = new URL(request.url);
   const host = url.hostname;
   if (url.pathname !== "/api/v1/catalog") return new Response("not found", { status: 404 });
+  if (/^count-[a-z0-9-]+\.remote\.test$/.test(host)) {
+    const n = (fetchCounts.get(host) ?? 0) + 1;
+    fetchCounts.set(host, n);
+    return json({ entries: [originalEntry(`fetched-${n}`, `fetched-${n}`)] });
+  }
   switch (host) {
     case "fast.remote.test":
       return json({
