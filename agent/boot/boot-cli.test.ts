@@ -11,10 +11,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { NODE_CODEC } from "../codec/node-platform.js";
-import { bundleMetadata, layoutBundle } from "../../shared/container/bundle.js";
-import { collectBytes, encodeContainer } from "../../shared/container/encode.js";
 import type { PyDict, PyValue } from "../../shared/pyjson.js";
+import { hostileBundle as makeHostileBundle, RAW_CONTROL } from "../../test/helpers/hostile-containers.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const work = mkdtempSync(join(tmpdir(), "pixelrts-boot-"));
@@ -51,6 +49,18 @@ function cli(path: string, ...args: string[]) {
   const r = spawnSync(process.execPath, [join(ROOT, "agent/bin/pixelrts.mjs"), ...args], { cwd: work, encoding: "utf8", env: env(path) });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+/** The same, without blocking: independent runs can overlap. */
+function cliAsync(path: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, "agent/bin/pixelrts.mjs"), ...args], { cwd: work, env: env(path), stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
 /** A CLI run that can be signalled when its output shows `ready`. */
 function cliLive(args: string[], ready: string, sig: NodeJS.Signals) {
   const child = spawn(process.execPath, [join(ROOT, "agent/bin/pixelrts.mjs"), ...args], { cwd: work, env: env(withFake) });
@@ -63,7 +73,6 @@ function cliLive(args: string[], ready: string, sig: NodeJS.Signals) {
   return new Promise<{ code: number | null; out: string }>((resolve) => child.on("close", (code) => resolve({ code, out })));
 }
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 const kernel = Buffer.alloc(20_000, 0x4b);
 const initrd = Buffer.alloc(7_000, 0x49);
@@ -72,23 +81,9 @@ writeFileSync(join(work, "initrd.img"), initrd);
 const packed = spawnSync(process.execPath, [join(ROOT, "agent/bin/pixelrts.mjs"), "pack", "--kernel", "vmlinuz", "--initrd", "initrd.img", "--cmdline", "console=ttyS0 panic=-1", "--memory", "256M", "-o", "demo.rts.png"], { cwd: work });
 const withFake = `${fakeBin}:${process.env.PATH}`;
 
-/**
- * A boot bundle made by the real encoder whose metadata is then edited as an attacker would:
- * `edit` gets the document (rows, `boot`, `offsets`) before it is serialised.
- */
+/** A boot bundle from the real encoder with its metadata edited as an attacker would, written to `file`. */
 async function hostileBundle(file: string, edit: (doc: PyDict, boot: PyDict) => void): Promise<string> {
-  const input = { segments: [{ name: "kernel", type: "kernel", data: kernel }, { name: "initrd", type: "initrd", data: initrd }], boot: { cmdline: "console=ttyS0", arch: "x86_64" as const } };
-  const layout = await layoutBundle(input, NODE_CODEC.sha256);
-  const enc = await encodeContainer(
-    layout.payload,
-    (ctx) => {
-      const doc = bundleMetadata(layout, input)(ctx);
-      edit(doc, doc.get("boot") as PyDict);
-      return doc;
-    },
-    NODE_CODEC,
-  );
-  writeFileSync(join(work, file), await collectBytes(enc.png));
+  writeFileSync(join(work, file), await makeHostileBundle(edit, kernel, initrd));
   return file;
 }
 
@@ -242,7 +237,7 @@ describe("boot settings are data: a hostile container's values never reach QEMU 
     expect(existsSync(argvFile)).toBe(false); // QEMU never started
   });
 
-  it.each<[string, (doc: PyDict, boot: PyDict) => void, RegExp]>([
+  it.concurrent.each<[string, (doc: PyDict, boot: PyDict) => void, RegExp]>([
     ["machine with firmware=", (_d, b) => b.set("machine", "pc,firmware=/etc/shadow"), /the container's boot\.machine must be a bare machine type/],
     ["machine with kernel= and append=", (_d, b) => b.set("machine", "microvm,kernel=/boot/vmlinuz,append=init=/bin/sh"), /the container's boot\.machine must be/],
     ["memory with QEMU properties", (_d, b) => b.set("memory", "256M,maxmem=1T"), /the container's boot\.memory must be a size like 512M/],
@@ -258,7 +253,7 @@ describe("boot settings are data: a hostile container's values never reach QEMU 
     ["a segment type with option syntax", (d) => ((d.get("offsets") as PyDict).get("initrd") as Map<string, PyValue>).set("type", "initrd,file=/etc/shadow"), /the container's offsets\.initrd\.type must be a name/],
   ])("%s is E_METADATA_INVALID naming the container's field, never a flag", async (name, edit, message) => {
     const file = await hostileBundle(`h-${name.replace(/\W+/g, "-")}.rts.png`, edit);
-    const r = cli(withFake, "boot", file, "--dry-run", "--kvm", "off");
+    const r = await cliAsync(withFake, "boot", file, "--dry-run", "--kvm", "off");
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(new RegExp(`^pixelrts: E_METADATA_INVALID: ${message.source}`));
     expect(r.stderr).not.toMatch(/--(arch|memory|cpus|machine)/);
