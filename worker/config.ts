@@ -20,7 +20,7 @@ export interface WorkerConfig {
   remoteFreshSeconds: number;
   /** A stale remote answer may be served while revalidating this long, s (`REMOTE_STALE_SECONDS`, default 3600). */
   remoteStaleSeconds: number;
-  /** Largest single-request PUT body, bytes (`MAX_UPLOAD_BYTES`, default 100 MB = the Free/Pro request limit). */
+  /** Largest single-request PUT body, bytes (`MAX_UPLOAD_BYTES`, default 100 MB = the Free/Pro request limit); also the most of a request body the drain reads (index.ts). */
   maxUploadBytes: number;
   /** Bearer token for publishing (secret `PUBLISH_TOKEN`); empty = publishing disabled. */
   publishToken: string;

@@ -118,7 +118,7 @@ async function dropRef(bucket: R2Bucket, t: BlobRef, link: string): Promise<void
  * Deletes a generation's object once nothing links it: no refs, detached from the register
  * (by this call's CAS or earlier), and still no refs after that. Leaves it when unsure.
  */
-export async function collect(bucket: R2Bucket, t: { sha256: string; gen: string }): Promise<void> {
+async function collect(bucket: R2Bucket, t: { sha256: string; gen: string }): Promise<void> {
   if (await hasRefs(bucket, t.sha256, t.gen)) return;
   for (let i = 0; ; i++) {
     const reg = await readRegister(bucket, t.sha256);
