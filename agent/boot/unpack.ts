@@ -1,7 +1,9 @@
 /**
- * Unpacked boot files, cached by the container's data hash: `<cache>/v1/unpacked/<data_hash>/`
+ * Unpacked boot files: `<cache>/v1/unpacked/<key>/`, the key a SHA-256 of the container's data
+ * hash and of the metadata that decides what is extracted (type, offsets, segments, disk_size),
  * holds kernel, initrd and disk as hash-checked, read-only files plus a manifest written last.
- * A second boot of the same payload reads the manifest and does not decode again.
+ * A second boot of the same container reads the manifest and does not decode again; the boot
+ * settings are always read (and checked) from the container itself.
  */
 import { chmod, mkdir, readFile, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
