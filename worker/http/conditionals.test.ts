@@ -31,6 +31,17 @@ describe("evaluateConditionals (RFC 9110 §13.2.2)", () => {
   ])("%j %s → %s", (headers, method, want) => expect(evaluateConditionals(h(headers), v, method)).toBe(want));
 });
 
+describe("evaluateConditionals without a date (JSON answers)", () => {
+  const tagOnly = { etag: '"abc"' };
+  it.each<[Record<string, string>, string]>([
+    [{ "if-none-match": '"abc"' }, "not-modified"],
+    [{ "if-match": '"nope"' }, "precondition-failed"],
+    [{ "if-modified-since": LM }, "proceed"], // no date to compare with
+    [{ "if-unmodified-since": BEFORE }, "proceed"],
+  ])("%j → %s", (headers, want) => expect(evaluateConditionals(h(headers), tagOnly, "GET")).toBe(want));
+  it("If-Range with a date never allows a range", () => expect(ifRangeAllows(h({ "if-range": LM }), tagOnly)).toBe(false));
+});
+
 describe("ifRangeAllows", () => {
   it.each<[Record<string, string>, boolean]>([
     [{}, true],

@@ -109,6 +109,12 @@ describe("GET /api/v1/catalog", () => {
     expect(head.status).toBe(200);
     expect(head.headers.get("etag")).toBe(etag);
     expect((await head.arrayBuffer()).byteLength).toBe(0);
+    // the shared RFC 9110 evaluation: a failing If-Match is 412, a weak If-None-Match match is 304
+    const stale = await call("/api/v1/catalog", { headers: { "if-match": '"someone-else"' } });
+    expect(stale.status).toBe(412);
+    expect(await stale.json()).toMatchObject({ error: { code: "E_PRECONDITION_FAILED" } });
+    expect((await call("/api/v1/catalog", { headers: { "if-match": etag } })).status).toBe(200);
+    expect((await call("/api/v1/catalog", { headers: { "if-none-match": `W/${etag}` } })).status).toBe(304);
   });
 });
 
