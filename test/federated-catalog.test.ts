@@ -125,6 +125,7 @@ describe("federated catalogs (catalog --federated)", () => {
 
   it("offline, the saved merged answer is listed, marked stale; the plain catalog keeps its own saved copy", async () => {
     await loadCatalogs(t.agent, { federated: true });
+    await loadCatalogs(t.agent);
     const [offline] = await loadCatalogs(t.agent, { federated: true, offline: true });
     expect(offline).toMatchObject({ stale: true, fromCache: true, error: { code: "E_OFFLINE" } });
     expect(offline!.entries.map((e) => `${e.source.id}:${e.id}`).sort()).toEqual(["b:only-b", "edge:only-a", "edge:shared"]);

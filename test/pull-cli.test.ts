@@ -97,7 +97,7 @@ describe("pixelrts pull --offline", () => {
 });
 
 describe("pixelrts pull: pulls end", () => {
-  it("--timeout SECONDS ends a pull whose server holds the body: E_PULL_TIMEOUT, exit 4", async () => {
+  it("pull --timeout SECONDS ends a pull whose server holds the body: E_PULL_TIMEOUT, exit 4", async () => {
     await serve([{ kind: "hold", at: 200_000, until: new Promise(() => {}) }]);
     const r = await cli(["pull", `${srv!.url}/blobs/sha256/${SHA}`, "--timeout", "0.3", "--json"]);
     expect(r.code).toBe(4);
@@ -113,7 +113,7 @@ describe("pixelrts pull: pulls end", () => {
     expect(r.stderr).toMatch(/^pixelrts: E_PULL_TIMEOUT: the pull did not finish within 0.3 s/);
   });
 
-  it("--timeout must be a number of seconds (exit 2)", async () => {
+  it("pull --timeout must be a number of seconds (exit 2)", async () => {
     const r = await cli(["pull", "http://127.0.0.1:9/x", "--timeout", "soon"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/E_USAGE: --timeout takes seconds/);

@@ -165,6 +165,17 @@ describe("verify / gc / clear", () => {
     expect(rep.totalBytes).toBe(100);
   });
 
+  it("clear removes partial downloads at rest and other processes' work files, but not those of a key being downloaded", async () => {
+    const idle = "a".repeat(64);
+    const busy = "b".repeat(64);
+    const files = (key: string) => [`${key}.part`, `${key}.part.json`, `${key}.123-abcd1234-0f0f0f0f.work`, `${key}.123-abcd1234-0f0f0f0f.work.json`];
+    for (const f of [...files(idle), ...files(busy)]) await writeFile(`${cache.layout.partialDir}/${f}`, "x");
+    await writeFile(cache.layout.lock(busy), JSON.stringify({ pid: process.pid, host: "h", since: 0 }));
+    await clear(cache);
+    const { readdir } = await import("node:fs/promises");
+    expect((await readdir(cache.layout.partialDir)).sort()).toEqual(files(busy).sort());
+  });
+
   it("clear removes everything not in use", async () => {
     const a = await put(1, 100, 1);
     const b = await put(2, 100, 1);

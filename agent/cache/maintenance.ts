@@ -54,7 +54,7 @@ async function staleLocks(cache: ContentCache): Promise<StepReport> {
   return r;
 }
 
-/** Names of keys whose download lock is held by a live process. */
+/** Keys that have a lock file (gc removes the locks of dead holders in its first step; clear does not). */
 async function activeKeys(cache: ContentCache): Promise<Set<string>> {
   const out = new Set<string>();
   for (const f of await filesIn(cache.layout.locksDir)) if (f.endsWith(".lock")) out.add(f.slice(0, -5));

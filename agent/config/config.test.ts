@@ -28,6 +28,20 @@ describe("config", () => {
     }
   });
 
+  it("pull limits: finite defaults, env names match the keys, byte sizes accepted for the low-speed limit", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pixelrts-cfg-"));
+    try {
+      expect(await loadSettings(dir, {})).toMatchObject({ pullTimeoutMs: 4 * 3600_000, lowSpeedBytes: 1024, lowSpeedMs: 60_000 });
+      const s = await loadSettings(dir, { PIXELRTS_PULL_TIMEOUT_MS: "5000", PIXELRTS_LOW_SPEED_BYTES: "2KiB", PIXELRTS_LOW_SPEED_MS: "1500" });
+      expect(s).toMatchObject({ pullTimeoutMs: 5000, lowSpeedBytes: 2048, lowSpeedMs: 1500 });
+      await writeFile(join(dir, "config.json"), JSON.stringify({ pullTimeoutMs: 0, lowSpeedBytes: "10k" }));
+      expect(await loadSettings(dir, {})).toMatchObject({ pullTimeoutMs: 0, lowSpeedBytes: 10_000 });
+      await expect(loadSettings(dir, { PIXELRTS_LOW_SPEED_MS: "-1" })).rejects.toMatchObject({ code: "E_CONFIG" });
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
   it("server URLs are validated and normalised", () => {
     expect(normalizeServerUrl("https://rts.example.net/")).toBe("https://rts.example.net");
     expect(normalizeServerUrl("http://127.0.0.1:8787/base/")).toBe("http://127.0.0.1:8787/base");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PixelRtsError } from "../../shared/errors.js";
-import { isRetryableStatus, parseRetryAfter, retryDelay, statusError, toHttpError, withRetry } from "./retry.js";
+import { isRetryable, isRetryableStatus, parseRetryAfter, retryDelay, statusError, toHttpError, withRetry } from "./retry.js";
 
 const policy = { retries: 3, baseMs: 1000, maxMs: 10_000, jitterMs: 500 };
 
@@ -70,5 +70,36 @@ describe("retry policy", () => {
       return "done";
     }, fast, { url: "u" });
     expect(progressing).toBe("done");
+  });
+
+  it("withRetry: an attempt that failed as too slow never resets the budget, whatever it saved", async () => {
+    let calls = 0;
+    const events: number[] = [];
+    const dripping = withRetry(async (ctx) => {
+      calls++;
+      ctx.progressed();
+      throw new PixelRtsError("E_TOO_SLOW", "below the low-speed limit");
+    }, { retries: 2, baseMs: 1, maxMs: 5, jitterMs: 0 }, { url: "u", onRetry: (e) => events.push(e.attempt) });
+    await expect(dripping).rejects.toMatchObject({ code: "E_TOO_SLOW", message: expect.stringMatching(/gave up after 2 retries/) });
+    expect(calls).toBe(3);
+    expect(events).toEqual([1, 2]);
+  });
+
+  it("withRetry: aborting ends the wait between attempts with the signal's reason", async () => {
+    // aborted as the 60 s wait begins (onRetry is called just before it)
+    const slow = { retries: 3, baseMs: 60_000, maxMs: 60_000, jitterMs: 0 };
+    const ctl = new AbortController();
+    const deadline = new PixelRtsError("E_PULL_TIMEOUT", "deadline");
+    const fail = async () => {
+      throw new PixelRtsError("E_NETWORK", "reset");
+    };
+    await expect(withRetry(fail, slow, { url: "u", signal: ctl.signal, onRetry: () => ctl.abort(deadline) })).rejects.toBe(deadline);
+    const plain = new AbortController();
+    await expect(withRetry(fail, slow, { url: "u", signal: plain.signal, onRetry: () => plain.abort() })).rejects.toMatchObject({ code: "E_INTERRUPTED" });
+  });
+
+  it("redirect refusals and the deadline are not retryable; a drip is", () => {
+    expect(isRetryable(new PixelRtsError("E_TOO_SLOW", "x"))).toBe(true);
+    for (const code of ["E_BAD_URL", "E_TOO_MANY_REDIRECTS", "E_PULL_TIMEOUT"] as const) expect(isRetryable(new PixelRtsError(code, "x"))).toBe(false);
   });
 });

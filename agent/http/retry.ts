@@ -158,7 +158,7 @@ export async function withRetry<T>(op: (ctx: AttemptContext) => Promise<T>, poli
     try {
       return await op({ attempt, progressed: () => void (progressed = true) });
     } catch (raw) {
-      if (hooks.signal?.aborted) throw isPixelRtsError(hooks.signal.reason) ? hooks.signal.reason : toHttpError(raw, hooks.url);
+      if (hooks.signal?.aborted) throw isPixelRtsError(hooks.signal.reason) ? hooks.signal.reason : new PixelRtsError("E_INTERRUPTED", "interrupted", { url: hooks.url }, { cause: raw });
       const e = toHttpError(raw, hooks.url);
       if (!isRetryable(e)) throw e;
       failures = progressed && !NEVER_PROGRESS.has(e.code) ? 1 : failures + 1;
@@ -171,7 +171,9 @@ export async function withRetry<T>(op: (ctx: AttemptContext) => Promise<T>, poli
         throw new PixelRtsError(e.code, `${e.message}: server asked to retry after ${Math.ceil(retryAfterMs! / 1000)} s, more than the ${Math.ceil(policy.maxMs / 1000)} s limit (PIXELRTS_RETRY_MAX_MS)`, e.details, { cause: e });
       }
       hooks.onRetry?.({ attempt: failures, of: policy.retries, delayMs, reason: e.message, code: e.code });
-      await sleep(delayMs, hooks.signal);
+      await sleep(delayMs, hooks.signal).catch((reason) => {
+        throw isPixelRtsError(reason) ? reason : toHttpError(reason, hooks.url);
+      });
     }
   }
 }

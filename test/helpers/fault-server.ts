@@ -10,11 +10,19 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
+/**
+ * `after`, on the cutting faults: wait for this before cutting (e.g. until the agent reported
+ * saved bytes). Without it the cut comes 20 ms after the bytes were sent, and a client that
+ * has not read them yet (a cold process, a slow fsync) loses them with the body: fine for
+ * "recovered" checks, not for a test that needs a partial file to resume from.
+ */
+type Cut = { at: number; after?: () => Promise<unknown> };
+
 export type Fault =
   /** Send the headers and `at` body bytes, then destroy the socket (a connection reset). */
-  | { kind: "reset"; at: number }
+  | ({ kind: "reset" } & Cut)
   /** Declare the full Content-Length, send `at` bytes, then close cleanly (FIN): a truncated body. */
-  | { kind: "truncate"; at: number }
+  | ({ kind: "truncate" } & Cut)
   /** Send `at` bytes, then go silent for `ms` (then reset). */
   | { kind: "stall"; at: number; ms: number }
   /** Answer with this status (JSON error body) and optional Retry-After. */
@@ -145,9 +153,12 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
       if (!fault || !("at" in fault) || fault.kind === "corrupt" || pos >= to) return void res.end();
       const sock = res.socket;
       if (fault.kind === "hold") return void fault.until.then(() => sendBytes(res, pos, to, undefined));
-      if (fault.kind === "reset") later(20, () => sock?.destroy());
-      else if (fault.kind === "truncate") later(20, () => sock?.end());
-      else later(fault.ms, () => sock?.destroy());
+      if (fault.kind === "reset" || fault.kind === "truncate") {
+        const cut = fault.kind === "reset" ? () => sock?.destroy() : () => sock?.end();
+        if (fault.after) return void fault.after().then(cut);
+        return later(20, cut);
+      }
+      later(fault.ms, () => sock?.destroy());
     };
     pump();
   };
