@@ -8,7 +8,7 @@ import { retryPolicyFrom, type Settings } from "../config/settings.js";
 import { ioError, isErrno, writeFileAtomic } from "../fsutil/index.js";
 import { USER_AGENT } from "../http/client.js";
 import { header } from "../http/json.js";
-import { assertHttpUrl, shownUrl } from "../http/redirects.js";
+import { assertHttpUrl } from "../http/redirects.js";
 import { statusError, withRetry, type AttemptContext } from "../http/retry.js";
 import type { PullEventSink } from "../progress/events.js";
 import { digestFromUrl, parseHexDigest, parseReprDigest, reconcileDigests } from "./digest.js";
@@ -327,7 +327,7 @@ async function streamToFile(body: Body, job: BodyJob, hasher: Hasher, deps: Down
     body.destroy();
     throw e;
   }
-  const guard = new LowSpeedGuard({ bytesPerSecond: deps.settings.lowSpeedBytes, windowMs: deps.settings.lowSpeedMs }, shownUrl(job.url), (err) => body.destroy(err));
+  const guard = new LowSpeedGuard({ bytesPerSecond: deps.settings.lowSpeedBytes, windowMs: deps.settings.lowSpeedMs }, new URL(job.url).host, (err) => body.destroy(err));
   try {
     for await (const chunk of body) {
       guard.received(chunk.length);
