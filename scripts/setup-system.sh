@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Debian packages the test suite uses beyond Node: QEMU (the end-to-end boot) and Pillow
-# (cross-checks our containers with the original's PNG reader); the test kernel itself is
+# Debian packages the test suite uses beyond Node: QEMU (the end-to-end boot), Pillow
+# (cross-checks our containers with the original's PNG reader) and Chromium (page tests, driven
+# by playwright-core: no browser is ever downloaded from elsewhere); the test kernel itself is
 # fetched by scripts/build-test-image.sh with `apt-get download`, so the package lists must be
 # fresh. Installs only what is missing; needs root (CI runs as root).
 set -euo pipefail
 missing=()
 /usr/bin/python3 -c "import PIL" 2>/dev/null || missing+=(python3-pil)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ] && apt-cache depends linux-image-cloud-amd64 >/dev/null 2>&1; then
   echo "setup-system: nothing to install"
   exit 0
