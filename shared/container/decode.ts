@@ -12,11 +12,11 @@ import { fail, isPixelRtsError } from "../errors.js";
 import { webSha256, type Sha256Fn } from "../hash.js";
 import { HilbertRows, isPowerOfTwo } from "../hilbert.js";
 import type { PyDict } from "../pyjson.js";
-import { BROKEN_STREAM, readPngChunks, type PngChunk } from "../png/chunks.js";
+import { BROKEN_STREAM, DEFAULT_MAX_ANCILLARY_BYTES, readPngChunks, type PngChunk } from "../png/chunks.js";
 import type { Crc32Fn } from "../png/crc32.js";
-import { checkSupported, parseIhdr } from "../png/ihdr.js";
+import { checkSupported, ihdrFromFirstChunk } from "../png/ihdr.js";
 import { ScanlineReader } from "../png/scanlines.js";
-import { decodeTextChunk, TEXT_CHUNK_TYPES, type TextChunk } from "../png/text.js";
+import { TextChunks, type TextChunk } from "../png/text.js";
 import { inflateBounded, webZlib, type ZlibPlatform, type ZlibTransform } from "../zlib.js";
 import { zstdDecompressBounded } from "../zstd.js";
 import { CODE, parseMetadataJson, selectMetadata, type SelectedMetadata } from "./metadata.js";
@@ -169,16 +169,17 @@ async function decompressPayload(stored: Uint8Array, m: PixelRtsMetadata, zlib: 
 
 /** The chunk stream and what has been collected from it, shared by the decoding steps. */
 class ChunkWalk {
-  readonly texts: TextChunk[] = [];
+  private readonly text: TextChunks;
   palette: { rgb: Uint8Array; alpha?: Uint8Array } | undefined;
   sawIend = false;
   private idatEnded = false;
-  // One budget for all text chunks together (like Pillow's MAX_TEXT_MEMORY): many small
-  // compressed chunks must not add up to gigabytes.
-  private textBudget: number;
 
-  constructor(readonly chunks: AsyncGenerator<PngChunk>, private readonly inflate: ZlibTransform, maxText: number | undefined) {
-    this.textBudget = maxText ?? 64 << 20;
+  constructor(readonly chunks: AsyncGenerator<PngChunk>, inflate: ZlibTransform, maxText: number | undefined) {
+    this.text = new TextChunks(maxText ?? DEFAULT_MAX_ANCILLARY_BYTES, inflate);
+  }
+
+  get texts(): TextChunk[] {
+    return this.text.texts;
   }
 
   private async next(): Promise<PngChunk | undefined> {
@@ -188,14 +189,8 @@ class ChunkWalk {
 
   /** Text, palette and IEND chunks; others are ignored. */
   private async collect(c: PngChunk): Promise<void> {
-    if (TEXT_CHUNK_TYPES.has(c.type)) {
-      if (this.textBudget <= 0) fail("E_TOO_LARGE", "text chunks exceed the total text budget");
-      const t = await decodeTextChunk(c, this.textBudget, this.inflate);
-      if (t) {
-        this.textBudget -= t.text.length;
-        this.texts.push(t);
-      }
-    } else if (c.type === "PLTE") this.palette = { rgb: c.data };
+    if (await this.text.take(c)) return;
+    if (c.type === "PLTE") this.palette = { rgb: c.data };
     else if (c.type === "tRNS" && this.palette) this.palette.alpha = c.data;
     else if (c.type === "IEND") this.sawIend = true;
   }
@@ -217,8 +212,7 @@ class ChunkWalk {
     for (;;) {
       const c = (await this.next()) ?? fail("E_PNG_CORRUPT", "PNG ends without image data");
       if (!ihdr) {
-        if (c.type !== "IHDR") fail("E_PNG_CORRUPT", `first chunk is ${c.type}, not IHDR (${BROKEN_STREAM})`);
-        ihdr = parseIhdr(c.data);
+        ihdr = ihdrFromFirstChunk(c);
         continue;
       }
       if (c.type === "IDAT") return { ihdr, firstIdat: c };

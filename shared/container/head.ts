@@ -5,8 +5,8 @@
  */
 import { fail } from "../errors.js";
 import { DEFAULT_MAX_ANCILLARY_BYTES, NeedMoreBytes, readPngChunks, type ChunkReaderOptions } from "../png/chunks.js";
-import { parseIhdr } from "../png/ihdr.js";
-import { decodeTextChunk, TEXT_CHUNK_TYPES, type TextChunk } from "../png/text.js";
+import { ihdrFromFirstChunk } from "../png/ihdr.js";
+import { TextChunks } from "../png/text.js";
 import type { ZlibTransform } from "../zlib.js";
 import { selectMetadata } from "./metadata.js";
 import type { ContainerHead } from "./types.js";
@@ -25,25 +25,17 @@ export type HeadScan = { done: true; head: ContainerHead; stoppedAt: "IDAT" | "I
  */
 export async function scanContainerHead(prefix: Uint8Array, opts: HeadOptions = {}): Promise<HeadScan> {
   const maxText = opts.maxTextBytes ?? DEFAULT_MAX_ANCILLARY_BYTES;
-  const texts: TextChunk[] = [];
-  let textBudget = maxText; // for all text chunks together
+  const text = new TextChunks(maxText, opts.inflate);
   let ihdr: ContainerHead["ihdr"] | undefined;
   try {
     for await (const chunk of readPngChunks(prefix, { crc32: opts.crc32, maxAncillaryBytes: maxText, prefix: true, stopAt: "IDAT" })) {
       if (!ihdr) {
-        if (chunk.type !== "IHDR") fail("E_PNG_CORRUPT", `first chunk is ${chunk.type}, not IHDR (broken data stream when reading image file)`);
-        ihdr = parseIhdr(chunk.data);
+        ihdr = ihdrFromFirstChunk(chunk);
         continue;
       }
-      if (TEXT_CHUNK_TYPES.has(chunk.type)) {
-        if (textBudget <= 0) fail("E_TOO_LARGE", "text chunks exceed the total text budget");
-        const t = await decodeTextChunk(chunk, textBudget, opts.inflate);
-        if (t) {
-          textBudget -= t.text.length;
-          texts.push(t);
-        }
-      } else if (chunk.type === "IDAT" || chunk.type === "IEND") {
-        const selected = selectMetadata(texts);
+      if (await text.take(chunk)) continue;
+      if (chunk.type === "IDAT" || chunk.type === "IEND") {
+        const selected = selectMetadata(text.texts);
         if (!selected) fail("E_NO_METADATA", "No metadata found: no PixelRTS text chunk before the image data");
         return { done: true, head: { ihdr, metadata: selected.metadata, metadataJson: selected.json, headLength: chunk.offset }, stoppedAt: chunk.type };
       }

@@ -1,7 +1,7 @@
 import { readU32BE } from "../bytes.js";
 import { fail } from "../errors.js";
 import type { PngHeader } from "../container/types.js";
-import { BROKEN_STREAM } from "./chunks.js";
+import { BROKEN_STREAM, type PngChunk } from "./chunks.js";
 
 /** Channels per pixel for the 8-bit colour types we read (Pillow converts them all to RGBA). */
 export const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
@@ -14,6 +14,12 @@ export function parseIhdr(data: Uint8Array): PngHeader {
   }
   if (data[10] !== 0 || data[11] !== 0) fail("E_PNG_CORRUPT", "IHDR names an unknown compression or filter method");
   return h;
+}
+
+/** The first chunk must be IHDR (the original fails with a broken data stream otherwise). */
+export function ihdrFromFirstChunk(chunk: PngChunk): PngHeader {
+  if (chunk.type !== "IHDR") fail("E_PNG_CORRUPT", `first chunk is ${chunk.type}, not IHDR (${BROKEN_STREAM})`);
+  return parseIhdr(chunk.data);
 }
 
 /** Rejects what we do not decode, with a reason a person can act on. */

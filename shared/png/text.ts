@@ -10,6 +10,31 @@ export interface TextChunk {
 
 export const TEXT_CHUNK_TYPES = new Set(["tEXt", "zTXt", "iTXt"]);
 
+/**
+ * The text chunks of one file, decoded within one budget for all of them together (like
+ * Pillow's MAX_TEXT_MEMORY): many small compressed chunks must not add up to gigabytes. Used by
+ * the head scan (Worker uploads, inspect) and the full decoder alike.
+ */
+export class TextChunks {
+  readonly texts: TextChunk[] = [];
+  constructor(
+    private budget: number,
+    private readonly inflate?: ZlibTransform,
+  ) {}
+
+  /** Decodes `chunk` when it is a text chunk (true); other chunks are left alone (false). */
+  async take(chunk: PngChunk): Promise<boolean> {
+    if (!TEXT_CHUNK_TYPES.has(chunk.type)) return false;
+    if (this.budget <= 0) fail("E_TOO_LARGE", "text chunks exceed the total text budget");
+    const t = await decodeTextChunk(chunk, this.budget, this.inflate);
+    if (t) {
+      this.budget -= t.text.length;
+      this.texts.push(t);
+    }
+    return true;
+  }
+}
+
 /** Decodes tEXt (Latin-1), zTXt (zlib, Latin-1) and iTXt (UTF-8, optionally zlib), as Pillow does. */
 export async function decodeTextChunk(chunk: PngChunk, maxTextBytes: number, inflate?: ZlibTransform): Promise<TextChunk | undefined> {
   const d = chunk.data;
