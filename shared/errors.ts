@@ -2,7 +2,7 @@
  * One error type for the whole product. Programs match on `code` (stable, documented in
  * README's error table), never on classes or messages; messages are for people.
  * The Worker turns these into JSON responses in one place (worker/errors.ts), the CLI into
- * exit codes in one place (agent/cli/main.ts).
+ * exit codes in one place (agent/cli/run.ts with the table in agent/cli/exit-codes.ts).
  */
 export type ErrorCode = `E_${string}`;
 

@@ -15,6 +15,9 @@ const EXIT_BY_CODE: Record<string, number> = {
   E_SIGNATURE_INVALID: 3,
   E_PNG_CRC: 3,
   E_PNG_CORRUPT: 3,
+  E_DECOMPRESS: 3,
+  E_SEGMENT_BOUNDS: 3,
+  E_SIZE_EXCEEDS_GRID: 3,
   // A container whose metadata breaks the format or the boot-settings grammar: damaged or hostile bytes.
   E_METADATA_INVALID: 3,
   E_NETWORK: 4,
