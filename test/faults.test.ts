@@ -49,7 +49,7 @@ beforeAll(async () => {
   for (let i = 0; i < payload.length; i++) payload[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
   writeFileSync(join(setup.dir, "payload.bin"), payload);
   const out = join(setup.dir, "c.rts.png");
-  await pack({ values: { output: out, type: "kernel", name: "kernel", level: "1" }, positionals: [join(setup.dir, "payload.bin")], out: () => {}, err: () => {}, json: false, verbose: false, stdoutIsTTY: false, signal: new AbortController().signal });
+  await pack({ values: { output: out, type: "kernel", name: "kernel", level: "1" }, given: new Set(), positionals: [join(setup.dir, "payload.bin")], out: () => {}, err: () => {}, json: false, verbose: false, stdoutIsTTY: false, signal: new AbortController().signal });
   published = readFileSync(out);
   expected = createHash("sha256").update(published).digest("hex");
   size = published.length;

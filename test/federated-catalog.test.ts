@@ -108,7 +108,7 @@ describe("federated catalogs (catalog --federated)", () => {
     expect(cat!.entries.filter((e) => e.sha256 === sha(shared)).map((e) => [e.id, e.source.id])).toEqual([["shared", "edge"]]);
     expect(forwarded.some((f) => f.startsWith(`${REMOTE_HOST}/api/v1/catalog`))).toBe(true);
 
-    const view = hybridView({ catalogs: [cat!], cached: [], source: "remote", filter: {} });
+    const view = hybridView({ catalogs: [cat!], cached: [], source: "servers", filter: {} });
     expect(view.rows.map((r) => [r.id, r.source]).sort()).toEqual([["only-a", "edge"], ["only-b", "edge/b"], ["shared", "edge"]]);
     // without --federated only edge's own catalog is asked
     const [plain] = await loadCatalogs(t.agent);

@@ -131,7 +131,7 @@ describe("a hostile container from a catalog (the real Worker)", () => {
 
 describe("hostile text is printed escaped; --json keeps it exact (regression)", () => {
   it("catalog: ids and names with ESC/OSC/CR/C1/bidi/newline cannot forge or rewrite rows", async () => {
-    const r = await cli("catalog", "--server", "evil", "--source", "remote");
+    const r = await cli("catalog", "--server", "evil", "--source", "servers");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(RAW_CONTROL);
     expect(r.stderr).not.toMatch(RAW_CONTROL);
@@ -142,7 +142,7 @@ describe("hostile text is printed escaped; --json keeps it exact (regression)", 
   });
 
   it("catalog --json keeps the exact strings", async () => {
-    const r = await cli("catalog", "--server", "evil", "--source", "remote", "--json");
+    const r = await cli("catalog", "--server", "evil", "--source", "servers", "--json");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(RAW_CONTROL);
     const view = JSON.parse(r.stdout) as { rows: { id: string; name: string }[] };
@@ -181,7 +181,7 @@ describe("hostile text is printed escaped; --json keeps it exact (regression)", 
 
 describe("large catalogs", () => {
   it(`lists ${BIG_ROWS} entries (regression: Maximum call stack size exceeded in the table)`, async () => {
-    const r = await cli("catalog", "--server", "big", "--source", "remote");
+    const r = await cli("catalog", "--server", "big", "--source", "servers");
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");

@@ -84,7 +84,8 @@ function choice<T extends string>(values: CommandContext["values"], name: string
   return v as T;
 }
 
-export function parseBootFlags(values: CommandContext["values"]): BootFlagValues {
+/** `given`: the flags on the command line (default: every flag with a value, for callers that apply no defaults). */
+export function parseBootFlags(values: CommandContext["values"], given: ReadonlySet<string> = new Set(Object.keys(values).filter((k) => values[k] !== undefined))): BootFlagValues {
   const displayText = (values.display as string | undefined) ?? "none";
   const vnc = /^vnc(?::(\d{1,2}))?$/.exec(displayText);
   if (displayText !== "none" && !vnc) fail("E_USAGE", `--display must be none or vnc[:N], got ${shown(displayText)}`);
@@ -101,7 +102,7 @@ export function parseBootFlags(values: CommandContext["values"]): BootFlagValues
     display: vnc ? { vnc: Number(vnc[1] ?? 0) } : "none",
     serial: serialText === "stdio" ? "stdio" : { file: serialText.slice(5) },
     net: choice(values, "net", ["user", "none"] as const, "user"),
-    given: new Set(Object.keys(values).filter((k) => values[k] !== undefined)),
+    given,
   };
 }
 

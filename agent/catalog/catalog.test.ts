@@ -30,9 +30,9 @@ describe("catalog view", () => {
   });
 
   it("local / remote / query", () => {
-    expect(hybridView({ catalogs, cached: local, source: "local", filter: {} }).rows.map((r) => r.id)).toEqual(["alpine", "mine"]);
-    expect(hybridView({ catalogs, cached: local, source: "remote", filter: {} }).rows.map((r) => r.id)).toEqual(["alpine", "debian", "old"]);
-    expect(hybridView({ catalogs, cached: local, source: "remote", filter: { q: "debian" } }).rows.map((r) => r.id)).toEqual(["debian"]);
+    expect(hybridView({ catalogs, cached: local, source: "cache", filter: {} }).rows.map((r) => r.id)).toEqual(["alpine", "mine"]);
+    expect(hybridView({ catalogs, cached: local, source: "servers", filter: {} }).rows.map((r) => r.id)).toEqual(["alpine", "debian", "old"]);
+    expect(hybridView({ catalogs, cached: local, source: "servers", filter: { q: "debian" } }).rows.map((r) => r.id)).toEqual(["debian"]);
   });
 
   it("resolves ids across servers; same file is one answer, different files are ambiguous", () => {

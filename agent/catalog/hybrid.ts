@@ -43,7 +43,7 @@ function cachedSnapshot(c: CacheEntry): CatalogEntry | undefined {
  * listed ones (with their cached state), `all` both (cached items no listing mentions appear
  * once with source `cache`).
  */
-export function hybridView(input: { catalogs: ServerCatalog[]; cached: CacheEntry[]; source: "local" | "remote" | "all"; filter: CatalogFilter }): { rows: HybridRow[]; servers: ServerStatusRow[] } {
+export function hybridView(input: { catalogs: ServerCatalog[]; cached: CacheEntry[]; source: "cache" | "servers" | "all"; filter: CatalogFilter }): { rows: HybridRow[]; servers: ServerStatusRow[] } {
   const bySha = new Map(input.cached.map((c) => [c.sha256, c]));
   const rows: HybridRow[] = [];
   const listedShas = new Set<string>();
@@ -56,7 +56,7 @@ export function hybridView(input: { catalogs: ServerCatalog[]; cached: CacheEntr
     error: c.error ?? null,
   }));
 
-  if (input.source !== "local") {
+  if (input.source !== "cache") {
     for (const cat of input.catalogs) {
       for (const e of cat.entries) {
         if (!matchesFilter(e, input.filter)) continue;
@@ -81,7 +81,7 @@ export function hybridView(input: { catalogs: ServerCatalog[]; cached: CacheEntr
       }
     }
   }
-  if (input.source !== "remote") {
+  if (input.source !== "servers") {
     for (const c of input.cached) {
       if (input.source === "all" && listedShas.has(c.sha256)) continue;
       const snap = cachedSnapshot(c);

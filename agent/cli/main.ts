@@ -2,6 +2,13 @@ import { PixelRtsError } from "../../shared/errors.js";
 import { runCli } from "./run.js";
 
 async function main(): Promise<void> {
+  // `pixelrts catalog | head -1`: the reader went away, which is not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
@@ -10,8 +17,8 @@ async function main(): Promise<void> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const status = await runCli(process.argv.slice(2), {
-    out: (s) => process.stdout.write(s + "\n"),
-    err: (s) => process.stderr.write(s + "\n"),
+    out: (s) => void process.stdout.write(s + "\n"),
+    err: (s) => void process.stderr.write(s + "\n"),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     signal: controller.signal,
   });

@@ -8,7 +8,7 @@ import type { Command, CommandContext } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
 import { hashFile } from "../cache/index.js";
 import { ensureCached } from "../pull/index.js";
-import { CACHE_DIR_OPTION, reporterFor, withAgent } from "./common.js";
+import { CACHE_DIR_OPTION, reporterFor, secondsFlag, withAgent } from "./common.js";
 
 function looksLikeFile(ref: string): boolean {
   if (/^https?:\/\//i.test(ref)) return false;
@@ -18,32 +18,37 @@ function looksLikeFile(ref: string): boolean {
 export const bootCommand: Command = {
   name: "boot",
   summary: "Boot a container (catalog id/name, URL or local file) in QEMU, cache-first",
-  usage: [
-    "boot ID|URL|FILE [--memory 512M] [--cpus N] [--arch A] [--machine M] [--kvm auto|on|off] [--display none|vnc[:N]] [--serial stdio|file:PATH] [--append ARGS] [--net user|none] [--timeout SECONDS] [--offline] [--server NAME] [--dry-run]",
-  ],
+  args: [{ name: "<REF>", description: "catalog id or name, sha256:HEX, an http(s) URL, or a .rts.png file" }],
   options: {
-    memory: { type: "string" },
-    cpus: { type: "string" },
-    arch: { type: "string" },
-    machine: { type: "string" },
-    kvm: { type: "string" },
-    display: { type: "string" },
-    serial: { type: "string" },
-    append: { type: "string" },
-    net: { type: "string" },
-    timeout: { type: "string" },
-    offline: { type: "boolean", default: false },
-    server: { type: "string" },
-    "dry-run": { type: "boolean", default: false },
+    memory: { type: "string", value: "SIZE", description: "guest memory, e.g. 512M or 2G (default: the container's, else 512M)" },
+    cpus: { type: "string", value: "N", description: "virtual CPUs, 1-256 (default: the container's, else 1)" },
+    arch: { type: "string", value: "ARCH", description: "x86_64, aarch64 or riscv64 (default: the container's, else x86_64)" },
+    machine: { type: "string", value: "TYPE", description: "QEMU machine type, a bare name like q35 or virt (default: the container's, else q35/virt)" },
+    kvm: { type: "string", value: "MODE", description: "auto: KVM when /dev/kvm works for this guest, else TCG; on: KVM or fail; off: TCG", default: "auto" },
+    display: { type: "string", value: "DISPLAY", description: "none, or vnc[:N] (a VNC server on 127.0.0.1:5900+N)", default: "none" },
+    serial: { type: "string", value: "TARGET", description: "the serial console: stdio (this terminal) or file:PATH", default: "stdio" },
+    append: { type: "string", value: "ARGS", description: "added to the kernel command line from the container" },
+    net: { type: "string", value: "MODE", description: "user (NAT, the guest reaches out) or none", default: "user" },
+    timeout: { type: "string", value: "SECONDS", description: "stop QEMU after this long (SIGTERM, then SIGKILL): E_BOOT_TIMEOUT" },
+    "pull-timeout": { type: "string", value: "SECONDS", description: "give up fetching the container after this long (default: PIXELRTS_PULL_TIMEOUT_MS, 4 h; 0: none)" },
+    offline: { type: "boolean", description: "use the cached copy only, never the network" },
+    server: { type: "string", value: "NAME", description: "look the id up on this configured server only" },
+    "dry-run": { type: "boolean", description: "print the QEMU command line (stdout) and where each setting came from (stderr) instead of booting" },
     ...CACHE_DIR_OPTION,
   },
+  examples: [
+    "pixelrts boot demo-linux --kvm off              # fetch (or use the cached copy), verify, boot under TCG",
+    "pixelrts boot demo-linux --dry-run              # the QEMU line, without starting QEMU",
+    "pixelrts boot ./my-os.rts.png --memory 2G --cpus 2 --append quiet",
+    "pixelrts boot demo-linux --display vnc:1        # a VNC server on 127.0.0.1:5901",
+  ],
+  notes: "QEMU gets only extracted, hash-checked files (never the PNG); disks run in snapshot mode. Exit status: QEMU's own, or 128+signal when interrupted.",
   async run(ctx) {
     const ref = ctx.positionals[0] ?? fail("E_USAGE", "boot needs a container: catalog id or name, URL, or .rts.png file");
-    const timeoutText = ctx.values.timeout as string | undefined;
-    const timeoutMs = timeoutText === undefined ? undefined : Number(timeoutText) * 1000;
-    if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs <= 0)) fail("E_USAGE", `--timeout takes seconds, got ${timeoutText}`);
+    const timeoutMs = secondsFlag(ctx.values, "timeout", false);
+    const pullTimeoutMs = secondsFlag(ctx.values, "pull-timeout", true);
     // Flags are checked before anything is fetched; the container's values once it is here.
-    const bootFlags = parseBootFlags(ctx.values);
+    const bootFlags = parseBootFlags(ctx.values, ctx.given);
     return withAgent(ctx, async (agent) => {
       let pngPath: string;
       let release: (() => Promise<void> | void) | undefined;
@@ -60,6 +65,7 @@ export const bootCommand: Command = {
             signal: ctx.signal,
             // Held for the whole boot: LRU eviction by another process must not remove it.
             hold: true,
+            ...(pullTimeoutMs !== undefined ? { timeoutMs: pullTimeoutMs } : {}),
           }).finally(() => report.close());
         let got = await fetchIt();
         // A copy taken from the cache is checked again when read (a just-downloaded one was hashed

@@ -8,45 +8,30 @@ import type { AgentContext } from "../context.js";
 import { formatBytes } from "../progress/index.js";
 import { ago, CACHE_DIR_OPTION, table, withAgent } from "./common.js";
 
+const DIR = CACHE_DIR_OPTION;
+
+/** One `cache VERB` entry: the agent opened around `fn`. */
+function verb(name: string, summary: string, fn: (ctx: CommandContext, agent: AgentContext) => Promise<number | void>, extra: Partial<Command> = {}): Command {
+  return { name, summary, options: { ...DIR, ...(extra.options ?? {}) }, ...(extra.args ? { args: extra.args } : {}), ...(extra.examples ? { examples: extra.examples } : {}), run: (ctx) => withAgent(ctx, (agent) => fn(ctx, agent)) };
+}
+
+const REF_ARG = [{ name: "<REF>", description: "a sha256 (or a unique prefix of one), or a catalog id or name" }];
+
 export const cacheCommand: Command = {
   name: "cache",
   summary: "Inspect and maintain the local container cache",
-  usage: [
-    "cache ls [--json] [--cache-dir DIR]",
-    "cache verify [--json]      re-hash every item, remove corrupt ones (exit 3 if any)",
-    "cache gc [--max-bytes N]   drop temp files, dangling records, then LRU-evict to the budget",
-    "cache clear [--yes]        remove every item not in use",
-    "cache pin REF | cache unpin REF   (REF: sha256 prefix, id or name)",
+  options: {},
+  subcommands: [
+    { ...verb("ls", "List cached containers (the default when no verb is given)", ls), isDefault: true },
+    verb("verify", "Re-hash every cached container and remove corrupt ones (exit 3 if any)", runVerify),
+    verb("gc", "Drop temp files and dangling records, then evict least-recently-used items down to the budget", runGc, {
+      options: { "max-bytes": { type: "string", value: "SIZE", description: "the budget for this run, e.g. 500MiB (default: PIXELRTS_CACHE_MAX_BYTES, 10 GiB)" } },
+    }),
+    verb("clear", "Remove every cached container not in use", runClear, { options: { yes: { type: "boolean", short: "y", description: "do not ask for confirmation (needed when not on a terminal)" } } }),
+    verb("rm", "Remove one cached container", (ctx, agent) => removeOne(ctx, agent, ctx.positionals[0]!), { args: REF_ARG, examples: ["pixelrts cache rm demo-linux", "pixelrts cache rm 69f9ac11"] }),
+    verb("pin", "Keep a cached container through eviction", (ctx, agent) => pin(ctx, agent, ctx.positionals[0]!, true), { args: REF_ARG }),
+    verb("unpin", "Let a pinned container be evicted again", (ctx, agent) => pin(ctx, agent, ctx.positionals[0]!, false), { args: REF_ARG }),
   ],
-  options: {
-    yes: { type: "boolean", short: "y", default: false },
-    "max-bytes": { type: "string" },
-    ...CACHE_DIR_OPTION,
-  },
-  async run(ctx) {
-    const [sub, arg, ...extra] = ctx.positionals;
-    if (extra.length) fail("E_USAGE", `unexpected argument '${extra[0]}'`);
-    const needsArg = sub === "pin" || sub === "unpin";
-    if (needsArg && !arg) fail("E_USAGE", `cache ${sub} needs a REF (sha256 prefix, id or name)`);
-    if (!needsArg && arg) fail("E_USAGE", `unexpected argument '${arg}'`);
-    return withAgent(ctx, async (agent) => {
-      switch (sub ?? "ls") {
-        case "ls":
-          return ls(ctx, agent);
-        case "verify":
-          return runVerify(ctx, agent);
-        case "gc":
-          return runGc(ctx, agent);
-        case "clear":
-          return runClear(ctx, agent);
-        case "pin":
-        case "unpin":
-          return pin(ctx, agent, arg!, sub === "pin");
-        default:
-          fail("E_USAGE", `unknown 'cache ${sub}' (use ls, verify, gc, clear, pin or unpin)`);
-      }
-    });
-  },
 };
 
 function sourceLabel(e: CacheEntry): string {
@@ -127,10 +112,21 @@ async function runClear(ctx: CommandContext, agent: AgentContext): Promise<void>
   else ctx.out(`removed ${rep.removed} item(s), freed ${formatBytes(rep.freedBytes)}${rep.skippedInUse.length ? `; ${rep.skippedInUse.length} in use, kept` : ""}`);
 }
 
-async function pin(ctx: CommandContext, agent: AgentContext, ref: string, pinned: boolean): Promise<void> {
+async function cachedOne(agent: AgentContext, ref: string): Promise<CacheEntry> {
   const hits = await agent.cache.resolve(ref);
   if (hits.length === 0) fail("E_NOT_CACHED", `nothing in the cache matches '${safeText(ref)}' (see 'pixelrts cache ls')`);
   if (hits.length > 1) fail("E_AMBIGUOUS", `'${safeText(ref)}' matches ${hits.length} cached items: ${hits.map((h) => h.sha256.slice(0, 12)).join(", ")}; use a longer sha256 prefix`);
-  const e = await agent.cache.setPinned(hits[0]!.sha256, pinned);
+  return hits[0]!;
+}
+
+async function removeOne(ctx: CommandContext, agent: AgentContext, ref: string): Promise<void> {
+  const e = await cachedOne(agent, ref);
+  if ((await agent.cache.inUse()).has(e.sha256)) fail("E_IN_USE", `${e.sha256.slice(0, 12)} is in use by a running boot; stop it first`);
+  await agent.cache.remove(e.sha256);
+  ctx.out(ctx.json ? JSON.stringify({ removed: e.sha256, size: e.size }) : `removed ${e.sha256.slice(0, 12)} (${formatBytes(e.size)}, ${safeText(sourceLabel(e))})`);
+}
+
+async function pin(ctx: CommandContext, agent: AgentContext, ref: string, pinned: boolean): Promise<void> {
+  const e = await agent.cache.setPinned((await cachedOne(agent, ref)).sha256, pinned);
   ctx.out(ctx.json ? JSON.stringify(e) : `${pinned ? "pinned" : "unpinned"} ${e.sha256.slice(0, 12)} (${safeText(sourceLabel(e))})`);
 }

@@ -8,30 +8,34 @@ import { ago, CACHE_DIR_OPTION, table, withAgent } from "./common.js";
 export const catalogCommand: Command = {
   name: "catalog",
   summary: "List containers on the configured servers and in the local cache",
-  usage: ["catalog [QUERY] [--source local|remote|all] [--server NAME] [--federated] [--offline] [--json] [--cache-dir DIR]"],
+  args: [{ name: "[QUERY]", description: "words to look for in ids, names, descriptions, distros" }],
   options: {
-    source: { type: "string", default: "all" },
-    server: { type: "string" },
-    federated: { type: "boolean", default: false },
-    offline: { type: "boolean", default: false },
+    source: { type: "string", value: "WHERE", description: "cache (what is downloaded here), servers (the configured catalogs) or all", default: "all" },
+    server: { type: "string", value: "NAME", description: "only this configured server" },
+    federated: { type: "boolean", description: "also list the catalogs each server aggregates (its /api/v1/remote/catalog)" },
+    offline: { type: "boolean", description: "no requests: the saved copies of server catalogs, and the cache" },
     ...CACHE_DIR_OPTION,
   },
+  examples: ["pixelrts catalog                  # every server and the cache", "pixelrts catalog debian --source servers", "pixelrts catalog --federated --json"],
+  notes: "SOURCE is the server a row came from (server/source for federated rows, `cache` for items no server lists). Exit 4 when every server failed.",
   async run(ctx) {
     const source = ctx.values.source as string;
-    if (source !== "local" && source !== "remote" && source !== "all") fail("E_USAGE", `--source must be local, remote or all, not '${source}'`);
+    if (source !== "cache" && source !== "servers" && source !== "all") fail("E_USAGE", `--source must be cache, servers or all, not '${source}'`);
     if (ctx.positionals.length > 1) fail("E_USAGE", "catalog takes at most one QUERY (quote multi-word queries)");
     const query = ctx.positionals[0];
     const server = ctx.values.server as string | undefined;
     return withAgent(ctx, async (agent) => {
       const catalogs: ServerCatalog[] =
-        source === "local"
+        source === "cache"
           ? []
           : await loadCatalogs(agent, { ...(server ? { only: server } : {}), federated: Boolean(ctx.values.federated), offline: Boolean(ctx.values.offline), signal: ctx.signal });
       const cached = await agent.cache.list();
       const view = hybridView({ catalogs, cached, source, filter: query ? { q: query } : {} });
+      // Every server failed and none had a saved copy: the network exit status, whatever the cache showed.
+      const failed = catalogs.length > 0 && view.servers.every((s) => s.status === "error") ? 4 : 0;
       if (ctx.json) {
         ctx.out(JSON.stringify(view));
-        return;
+        return failed;
       }
       for (const s of view.servers) {
         if (s.status === "ok") continue;
@@ -39,8 +43,8 @@ export const catalogCommand: Command = {
         ctx.err(`pixelrts: ${safeText(s.server)}: ${safeText(s.error?.code)}: ${safeText(s.error?.message)} (${copy})`);
       }
       if (view.rows.length === 0) {
-        ctx.err(query ? `nothing matches '${safeText(query)}'` : source === "local" ? "the cache is empty" : "no containers found");
-        return;
+        ctx.err(query ? `nothing matches '${safeText(query)}'` : source === "cache" ? "the cache is empty" : "no containers found");
+        return failed;
       }
       const state = (r: (typeof view.rows)[number]) => [r.cached ? (r.verified ? "cached,verified" : "cached") : "", r.pinned ? "pinned" : "", r.stale ? "stale" : ""].filter(Boolean).join(",") || "-";
       const lines = table([
@@ -48,6 +52,7 @@ export const catalogCommand: Command = {
         ...view.rows.map((r) => [r.id, r.name, formatBytes(r.size), r.source, state(r), r.sha256 ? r.sha256.slice(0, 12) : "(none)"]),
       ]);
       for (const l of lines) ctx.out(l);
+      return failed;
     });
   },
 };

@@ -84,7 +84,7 @@ describe("pixelrts pack/inspect/extract", () => {
     [["inspect", join(VECTORS, "corrupt_idatflip_nonpow_1000003.rts.png")], 3, /E_PNG_CRC/],
     [["inspect", join(VECTORS, "payloads/tiny_1b.bin")], 3, /E_NOT_PNG/],
     [["pack", "in.bin"], 2, /E_USAGE: pack needs -o/],
-    [["pack", "--bogus"], 2, /E_USAGE: Unknown option '--bogus'/],
+    [["pack", "--bogus"], 2, /E_USAGE: unknown option '--bogus'/],
     [["frobnicate"], 2, /E_USAGE: unknown command 'frobnicate'/],
     // The kernel file exists: only the --arch check can refuse these, naming the flag.
     [["pack", "--kernel", "k", "--arch", "mips", "-o", "x.png"], 2, /^pixelrts: E_USAGE: --arch must be one of x86_64, aarch64, riscv64, got "mips"\n$/],

@@ -1,10 +1,22 @@
-import type { CommandContext } from "../cli/command.js";
+import type { CommandContext, OptionSpec } from "../cli/command.js";
+import { fail } from "../../shared/errors.js";
 import { safeText } from "../cli/terminal.js";
 import { openAgent, type AgentContext } from "../context.js";
 import { createReporter, type Reporter } from "../progress/index.js";
 
 /** Flag shared by every command that touches the cache. */
-export const CACHE_DIR_OPTION = { "cache-dir": { type: "string" } } as const;
+export const CACHE_DIR_OPTION: Record<string, OptionSpec> = {
+  "cache-dir": { type: "string", value: "DIR", description: "the content cache to use (default: PIXELRTS_CACHE_DIR, else ~/.cache/pixelrts)" },
+};
+
+/** A `--flag SECONDS` value in ms; `zeroMeansNone` lets 0 through (no deadline). E_USAGE naming the flag. */
+export function secondsFlag(values: CommandContext["values"], name: string, zeroMeansNone: boolean): number | undefined {
+  const text = values[name];
+  if (text === undefined) return undefined;
+  const ms = typeof text === "string" && /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) * 1000 : NaN;
+  if (!Number.isFinite(ms) || (ms === 0 && !zeroMeansNone)) fail("E_USAGE", `--${name} takes seconds${zeroMeansNone ? " (0: no deadline)" : ""}, got '${safeText(String(text))}'`);
+  return ms;
+}
 
 /** Opens the agent for one command run (flags > env > XDG defaults) and always closes it. */
 export async function withAgent<T>(ctx: CommandContext, fn: (agent: AgentContext) => Promise<T>): Promise<T> {

@@ -8,15 +8,16 @@ import { NODE_CODEC } from "../codec/node-platform.js";
 export const extractCommand: Command = {
   name: "extract",
   summary: "Write a container's payload (or one segment) to a file, hash-checked",
-  usage: ["extract FILE -o OUT [--segment NAME] [--no-verify] [--sidecar META.json | --no-sidecar] [--raw]"],
+  args: [{ name: "<FILE>", description: "a .rts.png file" }],
   options: {
-    output: { type: "string", short: "o" },
-    segment: { type: "string" },
-    "no-verify": { type: "boolean", default: false },
-    sidecar: { type: "string" },
-    "no-sidecar": { type: "boolean", default: false },
-    raw: { type: "boolean", default: false },
+    output: { type: "string", short: "o", value: "OUT", description: "where to write the bytes (required; its directory must exist)" },
+    segment: { type: "string", value: "NAME", description: "only this segment of a boot bundle (kernel, initrd, disk, ...), checked against its own hash" },
+    "no-verify": { type: "boolean", description: "write the bytes even if they do not hash to data_hash (with a warning)" },
+    sidecar: { type: "string", value: "META.json", description: "read the metadata from this sidecar file" },
+    "no-sidecar": { type: "boolean", description: "ignore any sidecar file" },
+    raw: { type: "boolean", description: "no metadata: write every byte of the grid in curve order" },
   },
+  examples: ["pixelrts extract demo.rts.png -o payload.bin", "pixelrts extract demo.rts.png --segment kernel -o vmlinuz"],
   async run(ctx) {
     const file = ctx.positionals[0] ?? fail("E_USAGE", "extract needs a FILE");
     const out = (ctx.values.output as string | undefined) ?? fail("E_USAGE", "extract needs -o OUT");

@@ -7,11 +7,13 @@ import { decodeFile } from "../codec/files.js";
 export const inspectCommand: Command = {
   name: "inspect",
   summary: "Show a container's metadata, grid, sizes, segments and hash status",
-  usage: ["inspect FILE [--json] [--sidecar META.json | --no-sidecar]"],
+  args: [{ name: "<FILE>", description: "a .rts.png file" }],
   options: {
-    sidecar: { type: "string" },
-    "no-sidecar": { type: "boolean", default: false },
+    sidecar: { type: "string", value: "META.json", description: "read the metadata from this sidecar file instead of the PNG's (default: FILE.meta.json when present)" },
+    "no-sidecar": { type: "boolean", description: "ignore any sidecar file" },
   },
+  examples: ["pixelrts inspect demo.rts.png", "pixelrts inspect demo.rts.png --json | jq .segments"],
+  notes: "Exit 3 when the payload does not hash to data_hash or a signature is invalid.",
   async run(ctx) {
     const file = ctx.positionals[0] ?? fail("E_USAGE", "inspect needs a FILE");
     // Decode without failing on a hash mismatch: inspect reports it, then exits 3.

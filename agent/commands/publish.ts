@@ -23,22 +23,27 @@ export function publishToken(tokenFile: string | undefined, env = process.env): 
 export const publishCommand: Command = {
   name: "publish",
   summary: "Upload a container (and its thumbnail) to a server's catalog",
-  usage: ["publish FILE --server NAME|URL [--name N] [--token-file F] [--distro D] [--arch A] [--kernel-version V] [--no-thumbnail]"],
+  args: [{ name: "<FILE>", description: "the .rts.png to upload" }],
   options: {
-    server: { type: "string" },
-    name: { type: "string" },
-    "token-file": { type: "string" },
-    distro: { type: "string" },
-    arch: { type: "string" },
-    "kernel-version": { type: "string" },
-    "no-thumbnail": { type: "boolean", default: false },
+    server: { type: "string", value: "NAME|URL", description: "a configured server (see `pixelrts servers ls`) or a Worker URL (default: the default server)" },
+    name: { type: "string", value: "NAME", description: "the catalog name (default: the container's name, else the file name)" },
+    "token-file": { type: "string", value: "FILE", description: "read the publish token from this file (default: PIXELRTS_TOKEN)" },
+    distro: { type: "string", value: "DISTRO", description: "catalog field (default: from the metadata)" },
+    arch: { type: "string", value: "ARCH", description: "catalog field (default: from the metadata)" },
+    "kernel-version": { type: "string", value: "VERSION", description: "catalog field (default: from the metadata)" },
+    "no-thumbnail": { type: "boolean", description: "do not upload a thumbnail" },
     ...CACHE_DIR_OPTION,
   },
+  examples: ["PIXELRTS_TOKEN=dev-token pixelrts publish demo.rts.png --server local", "pixelrts publish big.rts.png --server edge --token-file ~/.config/pixelrts/token"],
+  notes: "The file is decoded and checked before upload; containers over 95 MB go through multipart upload automatically.",
   async run(ctx) {
     const file = ctx.positionals[0] ?? fail("E_USAGE", "publish needs a FILE");
-    const serverRef = (ctx.values.server as string | undefined) ?? fail("E_USAGE", "publish needs --server NAME (see `pixelrts servers ls`) or a URL");
     const token = publishToken(ctx.values["token-file"] as string | undefined);
     return withAgent(ctx, async (agent) => {
+      const serverRef =
+        (ctx.values.server as string | undefined) ??
+        (await agent.servers.defaultServer())?.name ??
+        fail("E_USAGE", "publish needs --server NAME (see `pixelrts servers ls`) or a URL, or a default server (`pixelrts servers default NAME`)");
       const serverUrl = /^https?:\/\//i.test(serverRef) ? serverRef : (await agent.servers.get(serverRef)).url;
       const r = await publishContainer(agent.http, file, {
         serverUrl,

@@ -1,26 +1,30 @@
 import { fail, isPixelRtsError } from "../../shared/errors.js";
 import type { Command } from "../cli/command.js";
 import { ensureCached } from "../pull/index.js";
-import { CACHE_DIR_OPTION, reporterFor, withAgent } from "./common.js";
+import { CACHE_DIR_OPTION, reporterFor, secondsFlag, withAgent } from "./common.js";
 
 export const pullCommand: Command = {
   name: "pull",
   summary: "Download a container into the verified local cache (resumes, retries, shares downloads)",
-  usage: ["pull ID|NAME|URL|sha256:HEX [--server NAME] [--refresh] [--offline] [--timeout SECONDS] [--json] [--cache-dir DIR]"],
+  args: [{ name: "<REF>", description: "catalog id or name, sha256:HEX, or an http(s) URL" }],
   options: {
-    server: { type: "string" },
-    timeout: { type: "string" },
-    refresh: { type: "boolean", default: false },
-    offline: { type: "boolean", default: false },
+    server: { type: "string", value: "NAME", description: "look the id up on this configured server only" },
+    timeout: { type: "string", value: "SECONDS", description: "give up after this long, retries included (default: PIXELRTS_PULL_TIMEOUT_MS, 4 h; 0: none)" },
+    refresh: { type: "boolean", description: "revalidate a cached copy with the server even if it is fresh" },
+    offline: { type: "boolean", description: "use the cache only: succeed with a cached copy or fail with E_OFFLINE" },
     ...CACHE_DIR_OPTION,
   },
+  examples: [
+    "pixelrts pull demo-linux                        # by catalog id or name",
+    "pixelrts pull sha256:69f9ac1111b68fdd…          # by the file's SHA-256 (any configured server)",
+    "pixelrts pull https://edge.example.net/api/v1/containers/demo-linux",
+  ],
+  notes: "Downloads resume after a reset, are retried (network errors, 408, 429, 5xx), and are verified against the file's SHA-256 before they enter the cache; two processes pulling the same container share one download.",
   async run(ctx) {
     const ref = ctx.positionals[0] ?? fail("E_USAGE", "pull needs an ID, NAME, URL or sha256:HEX");
     if (ctx.positionals.length > 1) fail("E_USAGE", `unexpected argument '${ctx.positionals[1]}'`);
     // overall deadline (default: pullTimeoutMs, 4 h); 0 means none
-    const timeoutText = ctx.values.timeout as string | undefined;
-    const timeoutMs = timeoutText === undefined ? undefined : Number(timeoutText) * 1000;
-    if (timeoutMs !== undefined && (timeoutText!.trim() === "" || !Number.isFinite(timeoutMs) || timeoutMs < 0)) fail("E_USAGE", `--timeout takes seconds (0: no deadline), got '${timeoutText}'`);
+    const timeoutMs = secondsFlag(ctx.values, "timeout", true);
     const report = reporterFor(ctx);
     return withAgent(ctx, async (agent) => {
       try {

@@ -1,47 +1,93 @@
-import { fail } from "../../shared/errors.js";
-import type { Command } from "../cli/command.js";
-import { resolvePaths } from "../config/paths.js";
-import { ServerStore } from "../config/servers.js";
-import { table } from "./common.js";
+import { isPixelRtsError } from "../../shared/errors.js";
+import type { Command, CommandContext } from "../cli/command.js";
+import { safeText } from "../cli/terminal.js";
+import type { ServerConfig } from "../config/servers.js";
+import type { AgentContext } from "../context.js";
+import { getJson } from "../http/json.js";
+import { table, withAgent } from "./common.js";
+
+const one = (ctx: CommandContext, s: ServerConfig, verb: string): void => ctx.out(ctx.json ? JSON.stringify(s) : `${verb} ${s.name} ${s.url}${s.default ? " (default)" : ""}`);
+
+/** Does the server answer its health route? A warning, never a refusal: it may just be down now. */
+async function checkHealth(ctx: CommandContext, agent: AgentContext, url: string): Promise<void> {
+  try {
+    await getJson(agent.http, `${url}/api/v1/health`, { timeoutMs: agent.settings.catalogTimeoutMs, signal: ctx.signal });
+  } catch (e) {
+    const why = isPixelRtsError(e) ? `${e.code}: ${e.message}` : String(e);
+    ctx.err(`warning: ${safeText(url)} does not answer /api/v1/health (${safeText(why)}); added anyway (--no-check skips this check)`);
+  }
+}
+
+const add: Command = {
+  name: "add",
+  summary: "Add a catalog server (another PixelRTS Edge Worker, or an original PixelRTS catalog server)",
+  args: [{ name: "<URL>", description: "the server's base URL, http(s)" }],
+  options: {
+    name: { type: "string", value: "NAME", description: "a short handle for --server (default: from the host name)" },
+    color: { type: "string", value: "#rrggbb", description: "the colour UIs tag its entries with" },
+    "no-check": { type: "boolean", description: "do not check that the server answers /api/v1/health" },
+  },
+  examples: ["pixelrts servers add http://127.0.0.1:8787 --name local", "pixelrts servers add https://pixelrts-edge.example.workers.dev --name edge --color '#e4572e'"],
+  async run(ctx) {
+    return withAgent(ctx, async (agent) => {
+      const s = await agent.servers.add({ url: ctx.positionals[0]!, ...(typeof ctx.values.name === "string" ? { name: ctx.values.name } : {}), ...(typeof ctx.values.color === "string" ? { color: ctx.values.color } : {}) });
+      if (!ctx.values["no-check"]) await checkHealth(ctx, agent, s.url);
+      one(ctx, s, "added");
+    });
+  },
+};
+
+const rm: Command = {
+  name: "rm",
+  summary: "Remove a catalog server",
+  args: [{ name: "<NAME>", description: "the server's handle" }],
+  options: {},
+  async run(ctx) {
+    return withAgent(ctx, async (agent) => one(ctx, await agent.servers.remove(ctx.positionals[0]!), "removed"));
+  },
+};
+
+const rename: Command = {
+  name: "rename",
+  summary: "Rename a catalog server",
+  args: [
+    { name: "<NAME>", description: "its handle now" },
+    { name: "<NEW_NAME>", description: "the new handle" },
+  ],
+  options: {},
+  async run(ctx) {
+    return withAgent(ctx, async (agent) => one(ctx, await agent.servers.rename(ctx.positionals[0]!, ctx.positionals[1]!), "renamed to"));
+  },
+};
+
+const setDefault: Command = {
+  name: "default",
+  summary: "Make a server the default: `publish` uses it without --server, and ids are looked up there first",
+  args: [{ name: "<NAME>", description: "the server's handle" }],
+  options: {},
+  async run(ctx) {
+    return withAgent(ctx, async (agent) => one(ctx, await agent.servers.setDefault(ctx.positionals[0]!), "default:"));
+  },
+};
+
+const ls: Command = {
+  name: "ls",
+  isDefault: true,
+  summary: "List the configured servers (the default when no verb is given)",
+  options: {},
+  async run(ctx) {
+    return withAgent(ctx, async (agent) => {
+      const all = await agent.servers.list();
+      if (ctx.json) ctx.out(JSON.stringify(all.map((s) => ({ name: s.name, url: s.url, color: s.color ?? null, default: Boolean(s.default), added_at: s.addedAt ?? null }))));
+      else if (all.length === 0) ctx.err("no servers configured; add one with 'pixelrts servers add URL'");
+      else for (const line of table([["NAME", "URL", "COLOR", "DEFAULT"], ...all.map((s) => [s.name, s.url, s.color ?? "", s.default ? "yes" : ""])])) ctx.out(line);
+    });
+  },
+};
 
 export const serversCommand: Command = {
   name: "servers",
-  summary: "Add, remove and list catalog servers",
-  usage: ["servers add URL [--name NAME] [--color #rrggbb]", "servers rm NAME", "servers ls [--json]"],
-  options: {
-    name: { type: "string" },
-    color: { type: "string" },
-  },
-  async run(ctx) {
-    const [sub, arg, ...extra] = ctx.positionals;
-    const store = new ServerStore(resolvePaths().configDir);
-    if (extra.length) fail("E_USAGE", `unexpected argument '${extra[0]}'`);
-    switch (sub) {
-      case "add": {
-        if (!arg) fail("E_USAGE", "servers add needs a URL");
-        const s = await store.add({ url: arg, ...(typeof ctx.values.name === "string" ? { name: ctx.values.name } : {}), ...(typeof ctx.values.color === "string" ? { color: ctx.values.color } : {}) });
-        ctx.out(ctx.json ? JSON.stringify(s) : `added ${s.name} ${s.url}`);
-        return;
-      }
-      case "rm":
-      case "remove": {
-        if (!arg) fail("E_USAGE", "servers rm needs a NAME");
-        const s = await store.remove(arg);
-        ctx.out(ctx.json ? JSON.stringify(s) : `removed ${s.name} ${s.url}`);
-        return;
-      }
-      case "ls":
-      case "list":
-      case undefined: {
-        if (arg) fail("E_USAGE", `unexpected argument '${arg}'`);
-        const all = await store.list();
-        if (ctx.json) ctx.out(JSON.stringify(all));
-        else if (all.length === 0) ctx.err("no servers configured; add one with 'pixelrts servers add URL'");
-        else for (const line of table([["NAME", "URL", "COLOR"], ...all.map((s) => [s.name, s.url, s.color ?? ""])])) ctx.out(line);
-        return;
-      }
-      default:
-        fail("E_USAGE", `unknown 'servers ${sub}' (use add, rm or ls)`);
-    }
-  },
+  summary: "Add, remove, rename and list catalog servers",
+  options: {},
+  subcommands: [ls, add, rm, rename, setDefault],
 };

@@ -12,6 +12,8 @@ export interface ServerConfig {
   /** #rrggbb; the v1.2 client's sourceServerColor. */
   color?: string;
   addedAt?: string;
+  /** The server `publish` uses without --server, and the first one searched for ids. */
+  default?: boolean;
 }
 
 interface ServersFile {
@@ -72,10 +74,12 @@ export class ServerStore {
       throw new PixelRtsError("E_CONFIG", `${this.file} is not valid JSON: ${(e as Error).message}`);
     }
     if (!json || !Array.isArray(json.servers)) throw new PixelRtsError("E_CONFIG", `${this.file}: expected {"version":1,"servers":[...]}`);
-    return json.servers.map((s, i) => {
+    const servers = json.servers.map((s, i) => {
       if (typeof s?.name !== "string" || typeof s?.url !== "string") throw new PixelRtsError("E_CONFIG", `${this.file}: servers[${i}] needs a name and a url`);
       return { ...s, url: normalizeServerUrl(s.url) };
     });
+    // The default server first: ids are looked up in this order.
+    return [...servers.filter((s) => s.default), ...servers.filter((s) => !s.default)];
   }
 
   async get(name: string): Promise<ServerConfig> {
@@ -104,6 +108,35 @@ export class ServerStore {
     if (!s) throw new PixelRtsError("E_SERVER_UNKNOWN", `no server named '${name}'`);
     await this.save(all.filter((x) => x !== s));
     return s;
+  }
+
+  /** Renames a server (its saved catalog copy is fetched again under the new name). */
+  async rename(from: string, to: string): Promise<ServerConfig> {
+    const all = await this.list();
+    const s = all.find((x) => x.name === from) ?? (await this.get(from));
+    const name = validateServerName(to);
+    if (all.some((x) => x.name === name)) throw new PixelRtsError("E_SERVER_EXISTS", `a server named '${name}' already exists`);
+    const renamed = { ...s, name };
+    await this.save(all.map((x) => (x === s ? renamed : x)));
+    return renamed;
+  }
+
+  /** Makes `name` the default server (only one is). */
+  async setDefault(name: string): Promise<ServerConfig> {
+    const all = await this.list();
+    const s = all.find((x) => x.name === name) ?? (await this.get(name));
+    const updated = all.map((x) => {
+      const { default: _, ...rest } = x;
+      return x === s ? { ...rest, default: true } : rest;
+    });
+    await this.save(updated);
+    return { ...s, default: true };
+  }
+
+  /** The default server: the one marked so, else the only one; undefined otherwise. */
+  async defaultServer(): Promise<ServerConfig | undefined> {
+    const all = await this.list();
+    return all.find((s) => s.default) ?? (all.length === 1 ? all[0] : undefined);
   }
 
   private async save(servers: ServerConfig[]): Promise<void> {

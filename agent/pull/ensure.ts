@@ -4,6 +4,7 @@ import type { CacheEntry, CacheSource } from "../cache/entry.js";
 import { findInCatalogs, loadCatalogs, type ResolvedEntry } from "../catalog/index.js";
 import type { AgentContext } from "../context.js";
 import type { PullEventSink } from "../progress/events.js";
+import { closest } from "../../shared/suggest.js";
 import { digestFromUrl } from "./digest.js";
 import { pullToCache, type PullOptions, type PullTarget } from "./pull.js";
 
@@ -210,7 +211,9 @@ async function resolveInCatalogs(agent: AgentContext, ref: string, opts: EnsureO
     throw new PixelRtsError(failed.every((c) => c.error!.code === "E_TIMEOUT") ? "E_TIMEOUT" : "E_NETWORK", `cannot look up '${ref}': no server answered (${why})`, { ref });
   }
   const unreachable = failed.length ? ` (not reachable: ${failed.map((c) => c.server.name).join(", ")})` : "";
-  throw new PixelRtsError("E_NOT_FOUND", `'${ref}' is in no catalog of ${live.map((c) => c.server.name).join(", ")}${unreachable}`, { ref });
+  const near = closest(ref, live.flatMap((c) => c.entries.flatMap((e) => [e.id, e.name])));
+  const hint = near.length ? `; did you mean ${near.join(" or ")}?` : "; see 'pixelrts catalog' for what there is";
+  throw new PixelRtsError("E_NOT_FOUND", `'${ref}' is in no catalog of ${live.map((c) => c.server.name).join(", ")}${unreachable}${hint}`, { ref, suggestions: near });
 }
 
 function newest(records: CacheEntry[], match: (s: CacheSource) => boolean): { record: CacheEntry; src: CacheSource } | undefined {
