@@ -1,5 +1,6 @@
 import { request, type Dispatcher } from "undici";
 import { PixelRtsError } from "../../shared/errors.js";
+import { readText } from "./body.js";
 import { USER_AGENT } from "./client.js";
 import { assertHttpUrl } from "./redirects.js";
 import { statusError, toHttpError } from "./retry.js";
@@ -42,19 +43,10 @@ export async function getJson<T>(dispatcher: Dispatcher, url: string, opts: { ti
       await res.body.dump();
       throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url} returned ${type || "no Content-Type"}, not JSON`, { url });
     }
-    const chunks: Buffer[] = [];
-    let n = 0;
-    for await (const c of res.body) {
-      n += (c as Buffer).length;
-      if (n > MAX_JSON_BYTES) {
-        res.body.destroy();
-        throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url}: JSON larger than ${MAX_JSON_BYTES} bytes`, { url });
-      }
-      chunks.push(c as Buffer);
-    }
+    const text = await readText(res.body, MAX_JSON_BYTES, `GET ${url}`);
     let body: T;
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as T;
+      body = JSON.parse(text) as T;
     } catch (e) {
       throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url}: malformed JSON (${(e as Error).message})`, { url });
     }

@@ -4,14 +4,16 @@
  * or, above the single-request limit, as a multipart upload; then a thumbnail.
  */
 import { createReadStream } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { basename } from "node:path";
 import { request, type Dispatcher } from "undici";
 import type { CatalogEntry } from "../../shared/catalog.js";
 import { fail, PixelRtsError } from "../../shared/errors.js";
-import { hashFile } from "../cache/index.js";
 import { decodeFile, readHead } from "../codec/files.js";
+import type { DsseEnvelope } from "../../shared/trust/dsse.js";
+import { readText } from "../http/body.js";
 import { USER_AGENT } from "../http/client.js";
+import { describeFile, type FileSubject } from "../trust/sign.js";
 import { statusError, withRetry, type RetryEvent, type RetryPolicy } from "../http/retry.js";
 import { makeThumbnail } from "./thumbnail.js";
 
@@ -20,6 +22,8 @@ export const SINGLE_PUT_MAX = 95_000_000;
 /** Multipart part size: R2 wants ≥ 5 MiB for every part but the last. */
 export const PART_SIZE = 16 * 1024 * 1024;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** The Worker answers with a catalog entry or an error: anything longer is not a PixelRTS server. */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 export interface PublishOptions {
   serverUrl: string;
@@ -32,6 +36,8 @@ export interface PublishOptions {
   singlePutMax?: number;
   partSize?: number;
   retry: RetryPolicy;
+  /** Signs what is published (the file's digest, size and the published name): the envelope goes with the upload. */
+  sign?: (subject: FileSubject) => Promise<DsseEnvelope>;
   onRetry?: (ev: RetryEvent) => void;
   onStep?: (step: string) => void;
   signal?: AbortSignal;
@@ -45,6 +51,8 @@ export interface PublishResult {
   catalogUrl: string;
   thumbnail: boolean;
   multipart: boolean;
+  /** The envelope that went with the upload, when signed. */
+  signature?: DsseEnvelope;
 }
 
 /** The catalog name: --name, else the file name without .rts.png, made URL-safe. */
@@ -70,7 +78,7 @@ async function send<T>(http: Dispatcher, opts: PublishOptions, call: Call): Prom
       ...(call.body ? { body: call.body() as Buffer } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    const text = await res.body.text();
+    const text = await readText(res.body, MAX_RESPONSE_BYTES, `${call.method} ${call.url}`);
     if (res.statusCode >= 200 && res.statusCode < 300) {
       try {
         return (text ? JSON.parse(text) : {}) as T;
@@ -121,10 +129,13 @@ export async function publishContainer(http: Dispatcher, file: string, opts: Pub
   if (decoded.integrity !== "verified") fail("E_NOT_VERIFIABLE", `${file} has no data_hash, so nobody could verify its payload: repack it with pixelrts pack`);
   // Check the token before streaming megabytes: a refusal mid-body reaches us only as a reset.
   await send(http, opts, { method: "GET", url: `${opts.serverUrl.replace(/\/+$/, "")}/api/v1/publish/auth`, headers: {} });
-  const { size } = await stat(file);
-  const { hex: sha256 } = await hashFile(file);
+  const subject = await describeFile(file, name);
+  const { size, sha256 } = subject;
+  const signature = opts.sign ? await opts.sign(subject) : undefined;
   const base = `${opts.serverUrl.replace(/\/+$/, "")}/api/v1/containers/${encodeURIComponent(name)}`;
-  const common = { "x-pixelrts-sha256": sha256, ...catalogHeaders(opts) };
+  const common: Record<string, string> = { "x-pixelrts-sha256": sha256, ...catalogHeaders(opts) };
+  // The envelope travels with the upload, so a server that requires signatures (PUBLISH_KEYS) checks it before storing a byte.
+  if (signature) common["x-pixelrts-signature"] = Buffer.from(JSON.stringify(signature)).toString("base64");
   let entry: PublishResult["entry"];
   const multipart = size > (opts.singlePutMax ?? SINGLE_PUT_MAX);
   if (!multipart) {
@@ -140,7 +151,7 @@ export async function publishContainer(http: Dispatcher, file: string, opts: Pub
     await send(http, opts, { method: "PUT", url: `${base}/thumbnail`, headers: { "content-type": "image/png", "content-length": String(png.length) }, body: () => png });
     thumbnail = true;
   }
-  return { name, sha256, size, entry, catalogUrl: `${opts.serverUrl.replace(/\/+$/, "")}/api/v1/catalog/${encodeURIComponent(name)}`, thumbnail, multipart };
+  return { name, sha256, size, entry, catalogUrl: `${opts.serverUrl.replace(/\/+$/, "")}/api/v1/catalog/${encodeURIComponent(name)}`, thumbnail, multipart, ...(signature ? { signature } : {}) };
 }
 
 async function uploadMultipart(http: Dispatcher, file: string, size: number, base: string, common: Record<string, string>, opts: PublishOptions, step: (s: string) => void): Promise<PublishResult["entry"]> {
