@@ -40,6 +40,16 @@ export interface SegmentSummary {
   sha256: string | null;
 }
 
+/** One stored signature envelope of a catalog entry, as listed (not verified by the reader). */
+export interface SignatureSummaryEntry {
+  /** Key id of the signer (first 16 hex digits of SHA-256 of the raw Ed25519 key). */
+  keyid: string;
+  /** The container name the signed statement names. */
+  name: string;
+  /** The statement's `signed_at` (ISO-8601 UTC). */
+  signed_at: string;
+}
+
 /** One container in a catalog. */
 export interface CatalogEntry {
   // ---- fields of the original PixelRTS catalog server (same JSON types) ----
@@ -99,6 +109,12 @@ export interface CatalogEntry {
   source: SourceInfo;
   /** Other sources that list the same file (same `sha256`), after de-duplication. */
   also_from?: SourceInfo[];
+  /**
+   * Signature envelopes the source stores for this file, summarised (one per publisher key id;
+   * the envelopes themselves: `GET {blob_url}/signatures`). Empty when unsigned; absent from
+   * servers that do not store signatures. A summary is not a verdict: hosts verify the envelopes.
+   */
+  signatures?: SignatureSummaryEntry[];
 
   // ---- tags of the original v1.2 client (RemoteCatalogClient.js), set on aggregated entries ----
   sourceServerId?: string;
@@ -284,6 +300,25 @@ function normalizeSegments(v: unknown): SegmentSummary[] {
   return out;
 }
 
+const KEYID_RE = /^[0-9a-f]{16}$/;
+const SIGNED_AT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+const SIG_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** A remote's `signatures` summary, strictly: well-formed items only (at most 16); undefined when absent. */
+function normalizeSignatureSummaries(v: unknown): SignatureSummaryEntry[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: SignatureSummaryEntry[] = [];
+  for (const s of v.slice(0, 16)) {
+    if (typeof s !== "object" || s === null) continue;
+    const r = s as Record<string, unknown>;
+    if (typeof r.keyid !== "string" || !KEYID_RE.test(r.keyid)) continue;
+    if (typeof r.signed_at !== "string" || !SIGNED_AT_RE.test(r.signed_at)) continue;
+    const name = typeof r.name === "string" && SIG_NAME_RE.test(r.name) && !r.name.includes("..") ? r.name : "";
+    out.push({ keyid: r.keyid, name, signed_at: r.signed_at });
+  }
+  return out;
+}
+
 /**
  * Turns one entry of any server's catalog (an original PixelRTS server or another instance of
  * this Worker) into a well-typed `CatalogEntry` tagged with `source`. Relative URLs are resolved
@@ -327,6 +362,8 @@ export function normalizeRemoteEntry(raw: unknown, source: SourceInfo): CatalogE
     updated_at: str(r.updated_at),
     source,
   };
+  const sigs = normalizeSignatureSummaries(r.signatures);
+  if (sigs) entry.signatures = sigs;
   return tagWithSource(entry, source);
 }
 

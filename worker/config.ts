@@ -4,6 +4,7 @@
  * so a typo in config never takes the catalog down.
  */
 import type { SourceInfo } from "../shared/catalog";
+import { parsePublicKey, type PublicKey } from "../shared/trust/keys";
 
 export interface WorkerConfig {
   /** This catalog as a source: id (`CATALOG_ID`), name (`CATALOG_NAME`), color (`CATALOG_COLOR`); url filled per request. */
@@ -24,6 +25,11 @@ export interface WorkerConfig {
   maxUploadBytes: number;
   /** Bearer token for publishing (secret `PUBLISH_TOKEN`); empty = publishing disabled. */
   publishToken: string;
+  /**
+   * Publisher keys (`PUBLISH_KEYS`, JSON list of `ed25519:<base64>`): when set, every publish needs
+   * a valid signature envelope by one of them. Raw texts here; `publishKeys()` parses them.
+   */
+  publishKeyTexts: string[] | null;
 }
 
 const DEFAULT_COLOR = "#4f8cff";
@@ -106,7 +112,62 @@ export function getConfig(env: Env): WorkerConfig {
     remoteStaleSeconds: int(e.REMOTE_STALE_SECONDS, 3600, 0, 30 * 86_400),
     maxUploadBytes: int(e.MAX_UPLOAD_BYTES, 100_000_000, 1, 5 * 1024 ** 3),
     publishToken: typeof e.PUBLISH_TOKEN === "string" ? e.PUBLISH_TOKEN : "",
+    publishKeyTexts: parsePublishKeyList(e.PUBLISH_KEYS),
   };
   cache.set(env, cfg);
   return cfg;
+}
+
+/**
+ * `PUBLISH_KEYS`: unset or empty → null (any valid signature is accepted, none is required);
+ * otherwise the list of key texts (a JSON array of strings). Not JSON, not an array → null with a
+ * warning (like a bad REMOTE_SERVERS: config typos never take the catalog down).
+ */
+export function parsePublishKeyList(raw: unknown): string[] | null {
+  if (raw === undefined || raw === null || raw === "") return null;
+  let list: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      list = JSON.parse(raw);
+    } catch {
+      console.warn("config: PUBLISH_KEYS is not valid JSON; ignored");
+      return null;
+    }
+  }
+  if (!Array.isArray(list)) {
+    console.warn("config: PUBLISH_KEYS must be a JSON array of ed25519:<base64> keys; ignored");
+    return null;
+  }
+  return list.map((k) => (typeof k === "string" ? k : ""));
+}
+
+const keyCache = new Map<string, Promise<Map<string, PublicKey> | null>>();
+
+/**
+ * The parsed publisher keys by key id, or null when PUBLISH_KEYS is not set. Invalid entries are
+ * skipped with a warning (like REMOTE_SERVERS items); a list whose entries are all invalid still
+ * counts as set (an empty key set: every publish is refused rather than silently unprotected).
+ */
+export function publishKeys(env: Env): Promise<Map<string, PublicKey> | null> {
+  const texts = getConfig(env).publishKeyTexts;
+  if (!texts) return Promise.resolve(null);
+  const memo = JSON.stringify(texts);
+  let hit = keyCache.get(memo);
+  if (!hit) {
+    hit = (async () => {
+      const keys = new Map<string, PublicKey>();
+      for (const [i, t] of texts.entries()) {
+        try {
+          const k = await parsePublicKey(t, `PUBLISH_KEYS[${i}]`);
+          keys.set(k.keyid, k);
+        } catch (e) {
+          console.warn(`config: ${(e as Error).message}; skipped`);
+        }
+      }
+      return keys;
+    })();
+    if (keyCache.size > 16) keyCache.clear();
+    keyCache.set(memo, hit);
+  }
+  return hit;
 }

@@ -15,6 +15,7 @@ import { containerRoutes } from "./routes/containers";
 import { multipartRoutes } from "./routes/multipart";
 import { publishRoutes } from "./routes/publish";
 import { remoteRoutes } from "./routes/remote";
+import { signatureRoutes } from "./routes/signatures";
 
 /** The Worker's Hono app; `export default` is what workerd and the tests call. */
 const app = new Hono<{ Bindings: Env }>();
@@ -49,6 +50,7 @@ app.use(
       "X-PixelRTS-Distro",
       "X-PixelRTS-Arch",
       "X-PixelRTS-Kernel-Version",
+      "X-PixelRTS-Signature",
       "Repr-Digest",
       "Content-Digest",
     ],
@@ -73,6 +75,7 @@ app.get("/api/v1/health", (c) => c.json({ status: "ok", service: "pixelrts-edge"
 app.route("/", homeRoutes);
 app.route("/", catalogRoutes);
 app.route("/", remoteRoutes);
+app.route("/", signatureRoutes);
 app.route("/", containerRoutes);
 app.route("/", compatRoutes);
 app.route("/", publishRoutes);

@@ -1,12 +1,12 @@
 /** Turns a stored ContainerRecord into a catalog entry (original fields + ours). */
-import type { CatalogEntry, SourceInfo } from "../../shared/catalog";
+import type { CatalogEntry, SignatureSummaryEntry, SourceInfo } from "../../shared/catalog";
 import type { ContainerRecord } from "../storage/record";
 
 export function containerPath(name: string): string {
   return `/api/v1/containers/${encodeURIComponent(name)}`;
 }
 
-export function entryFromRecord(name: string, r: ContainerRecord, origin: string, source: SourceInfo, updatedAt?: Date): CatalogEntry {
+export function entryFromRecord(name: string, r: ContainerRecord, origin: string, source: SourceInfo, updatedAt?: Date, signatures: SignatureSummaryEntry[] = []): CatalogEntry {
   const path = containerPath(name);
   return {
     id: name,
@@ -35,5 +35,6 @@ export function entryFromRecord(name: string, r: ContainerRecord, origin: string
     etag: r.blob_etag ?? null,
     updated_at: r.published_at ?? updatedAt?.toISOString() ?? null,
     source,
+    signatures,
   };
 }

@@ -4,7 +4,8 @@
  * holds up to `limit` matches; the cursor is opaque (last key + position of the next entry),
  * stable under inserts.
  */
-import { type CatalogEntry, type CatalogFilter, type SourceInfo, isEmptyFilter, matchesFilter } from "../../shared/catalog";
+import { type CatalogEntry, type CatalogFilter, type SignatureSummaryEntry, type SourceInfo, isEmptyFilter, matchesFilter } from "../../shared/catalog";
+import { summaryOf } from "../trust/store";
 import { httpFail } from "../errors";
 import { PREFIX } from "../storage/layout";
 import { pointerRecord } from "../storage/store";
@@ -56,7 +57,25 @@ export function decodeCursor(s: string): Cursor {
   httpFail("E_BAD_CURSOR", "cursor is not one this server issued");
 }
 
+/** Every stored signature, summarised per blob (one listing of `signatures/`, following its pages). */
+async function allSignatureSummaries(bucket: R2Bucket): Promise<Map<string, SignatureSummaryEntry[]>> {
+  const out = new Map<string, SignatureSummaryEntry[]>();
+  let cursor: string | undefined;
+  for (;;) {
+    const page: R2Objects = await bucket.list({ prefix: PREFIX.signatures, limit: 1000, include: ["customMetadata"], ...(cursor ? { cursor } : {}) });
+    for (const o of page.objects) {
+      const hex = o.key.slice(PREFIX.signatures.length).split("/")[0]!;
+      const list = out.get(hex) ?? [];
+      list.push(summaryOf(o));
+      out.set(hex, list);
+    }
+    if (!page.truncated) return out;
+    cursor = page.cursor;
+  }
+}
+
 export async function listCatalog(bucket: R2Bucket, o: ListOptions): Promise<ListResult> {
+  const sigs = await allSignatureSummaries(bucket);
   const cur = o.cursor ? decodeCursor(o.cursor) : null;
   const start = cur?.i ?? 0;
   const want = o.limit ?? Infinity;
@@ -77,7 +96,7 @@ export async function listCatalog(bucket: R2Bucket, o: ListOptions): Promise<Lis
       const rec = pointerRecord(obj.customMetadata);
       if (!rec) continue;
       const name = obj.key.slice(PREFIX.containers.length);
-      const entry = entryFromRecord(name, rec, o.origin, o.source, obj.uploaded);
+      const entry = entryFromRecord(name, rec, o.origin, o.source, obj.uploaded, sigs.get(rec.sha256) ?? []);
       if (filtered && !matchesFilter(entry, o.filter)) continue;
       if (entries.length >= want) {
         more = true;

@@ -13,6 +13,7 @@ import { httpFail } from "../errors";
 import { jsonWithEtag } from "../http/json";
 import { isValidName } from "../storage/layout";
 import { localSource, readPointer } from "../storage/store";
+import { listSignatureObjects, summaryOf } from "../trust/store";
 import { serveContainer } from "./containers";
 
 export const catalogRoutes = new Hono<{ Bindings: Env }>();
@@ -39,7 +40,8 @@ catalogRoutes.get("/api/v1/catalog/:id", async (c) => {
   const pointer = isValidName(id) ? await readPointer(c.env.BUCKET, id) : null;
   if (!pointer) httpFail("E_NOT_FOUND", `container ${id.slice(0, 200)} not found`);
   const origin = new URL(c.req.url).origin;
-  const entry = entryFromRecord(id, pointer.record, origin, localSource(c.env, origin), pointer.uploaded);
+  const sigs = (await listSignatureObjects(c.env.BUCKET, pointer.target.sha256)).map(summaryOf);
+  const entry = entryFromRecord(id, pointer.record, origin, localSource(c.env, origin), pointer.uploaded, sigs);
   if (pointer.record.thumb) await inlineThumbnails(c.env.BUCKET, [entry], new Map([[id, pointer.record.thumb]]));
   return jsonWithEtag(c, entry);
 });

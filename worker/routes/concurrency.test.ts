@@ -8,98 +8,34 @@
  * (expectCatalogIntact). Finally every name of the run is deleted and nothing of its blobs,
  * refs or thumbnails may be left in the bucket.
  */
-import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { CatalogEntry } from "../../shared/catalog";
-import app from "../index";
-import { gatedBucket } from "../test/gated-bucket";
-import { bearer, call, type Fixture, makeContainer, ORIGIN, sha256Hex } from "../test/helpers";
-import { expectCatalogIntact } from "../test/invariant";
-
-async function send(bucket: R2Bucket, path: string, init?: RequestInit): Promise<Response> {
-  return app.fetch(new Request(ORIGIN + path, init), { ...env, BUCKET: bucket }, createExecutionContext());
-}
-
-function putContainer(bucket: R2Bucket, name: string, f: { bytes: Uint8Array; sha256: string }): Promise<Response> {
-  return send(bucket, `/api/v1/containers/${name}`, {
-    method: "PUT",
-    body: f.bytes,
-    headers: { ...bearer, "x-pixelrts-sha256": f.sha256, "content-length": String(f.bytes.length) },
-  });
-}
+import { type Fixture, makeContainer, sha256Hex, bearer } from "../test/helpers";
+import { type Bindings, everyInterleaving, putContainer, send } from "../test/interleave";
 
 /** Creates a multipart upload for `declared` and sends `bytes` as its only part; returns the complete request. */
-async function preparedUpload(name: string, declared: Fixture, bytes: Uint8Array): Promise<(bucket: R2Bucket) => Promise<Response>> {
-  const created = await send(env.BUCKET, `/api/v1/containers/${name}/uploads`, {
+async function preparedUpload(name: string, declared: Fixture, bytes: Uint8Array): Promise<(b: Bindings) => Promise<Response>> {
+  const real = { BUCKET: env.BUCKET };
+  const created = await send(real, `/api/v1/containers/${name}/uploads`, {
     method: "POST",
     body: declared.bytes.slice(0, 2048),
     headers: { ...bearer, "x-pixelrts-sha256": declared.sha256, "x-pixelrts-size": String(declared.bytes.length) },
   });
   expect(created.status).toBe(201);
   const { upload_id } = await created.json<{ upload_id: string }>();
-  const part = await send(env.BUCKET, `/api/v1/containers/${name}/uploads/${upload_id}/parts/1`, {
+  const part = await send(real, `/api/v1/containers/${name}/uploads/${upload_id}/parts/1`, {
     method: "PUT",
     body: bytes,
     headers: { ...bearer, "content-length": String(bytes.length) },
   });
   expect(part.status).toBe(200);
   const parts = [await part.json<{ part_number: number; etag: string }>()];
-  return (bucket) => send(bucket, `/api/v1/containers/${name}/uploads/${upload_id}/complete`, { method: "POST", body: JSON.stringify({ parts }), headers: bearer });
-}
-
-interface Race {
-  /** The two requests; `a` is held first, then (roles swapped) `b`. */
-  a: (bucket: R2Bucket) => Promise<Response>;
-  b: (bucket: R2Bucket) => Promise<Response>;
-  names: string[];
-  shas: string[];
-  /** Checks after both finished (statuses, which version won). */
-  after(a: Response, b: Response, catalog: CatalogEntry[]): Promise<void>;
+  return (b) => send(b, `/api/v1/containers/${name}/uploads/${upload_id}/complete`, { method: "POST", body: JSON.stringify({ parts }), headers: bearer });
 }
 
 let seed = 1000;
 const fixture = (label: string) => makeContainer(600 + (seed % 97), { type: "kernel", name: label }, seed++);
-
-/** Objects that still belong to a run's blobs and names once all its names are deleted (must be none). */
-async function leftovers(race: Race): Promise<string[]> {
-  const keys: string[] = [];
-  const prefixes = [...race.shas.flatMap((s) => [`blobs/sha256/${s}/`, `refs/${s}/`]), ...race.names.map((n) => `thumbnails/${n}/`)];
-  for (const prefix of prefixes) {
-    keys.push(...(await env.BUCKET.list({ prefix })).objects.map((o) => o.key));
-  }
-  return keys;
-}
-
-/** Runs `make`'s race at every hold point in both orders; returns how many runs it made. */
-async function everyInterleaving(prefix: string, make: (name: string, run: number) => Promise<Race>): Promise<number> {
-  let runs = 0;
-  for (const swapped of [false, true]) {
-    for (let k = 0; ; k++) {
-      expect(k).toBeLessThan(100); // a request makes far fewer R2 calls than this
-      const race = await make(prefix, runs);
-      const [held, other] = swapped ? [race.b, race.a] : [race.a, race.b];
-      const gate = gatedBucket(env.BUCKET, (i) => i === k);
-      const heldDone = held(gate.bucket);
-      const stopped = await Promise.race([gate.reached, heldDone.then(() => null)]);
-      const otherRes = await other(env.BUCKET);
-      await expectCatalogIntact(prefix);
-      gate.open();
-      const heldRes = await heldDone;
-      const catalog = await expectCatalogIntact(prefix);
-      await (swapped ? race.after(otherRes, heldRes, catalog) : race.after(heldRes, otherRes, catalog));
-      for (const name of race.names) {
-        const del = await call(`/api/v1/containers/${name}`, { method: "DELETE", headers: bearer });
-        expect([200, 404]).toContain(del.status);
-        await del.arrayBuffer();
-      }
-      expect(await leftovers(race)).toEqual([]);
-      runs++;
-      if (stopped === null) break; // the held request finished before its k-th call: every point tried
-    }
-  }
-  return runs;
-}
 
 const entryOf = (catalog: CatalogEntry[], name: string) => catalog.find((e) => e.id === name);
 
@@ -130,12 +66,12 @@ describe("interleavings (every hold point, both orders)", () => {
   it("(b) DELETE racing a deduplicating publish of the same bytes: the new name keeps its bytes", async () => {
     const runs = await everyInterleaving("b", async (name, run) => {
       const f = await fixture(`dd-${run}`);
-      const first = await putContainer(env.BUCKET, `${name}-old`, f);
+      const first = await putContainer({ BUCKET: env.BUCKET }, `${name}-old`, f);
       expect(first.status).toBe(201);
       await first.arrayBuffer();
       return {
-        a: (bucket) => send(bucket, `/api/v1/containers/${name}-old`, { method: "DELETE", headers: bearer }),
-        b: (bucket) => putContainer(bucket, `${name}-new`, f),
+        a: (b) => send(b, `/api/v1/containers/${name}-old`, { method: "DELETE", headers: bearer }),
+        b: (b) => putContainer(b, `${name}-new`, f),
         names: [`${name}-old`, `${name}-new`],
         shas: [f.sha256],
         async after(del, pub, catalog) {
@@ -154,12 +90,12 @@ describe("interleavings (every hold point, both orders)", () => {
     const runs = await everyInterleaving("c", async (name, run) => {
       const v1 = await fixture(`th1-${run}`);
       const v2 = await fixture(`th2-${run}`);
-      const first = await putContainer(env.BUCKET, name, v1);
+      const first = await putContainer({ BUCKET: env.BUCKET }, name, v1);
       expect(first.status).toBe(201);
       await first.arrayBuffer();
       return {
-        a: (bucket) => send(bucket, `/api/v1/containers/${name}/thumbnail`, { method: "PUT", body: thumb, headers: bearer }),
-        b: (bucket) => putContainer(bucket, name, v2),
+        a: (b) => send(b, `/api/v1/containers/${name}/thumbnail`, { method: "PUT", body: thumb, headers: bearer }),
+        b: (b) => putContainer(b, name, v2),
         names: [name],
         shas: [v1.sha256, v2.sha256],
         async after(thumbRes, pub, catalog) {
@@ -176,12 +112,12 @@ describe("interleavings (every hold point, both orders)", () => {
     const runs = await everyInterleaving("d", async (name, run) => {
       const v1 = await fixture(`pp1-${run}`);
       const v2 = await fixture(`pp2-${run}`);
-      const first = await putContainer(env.BUCKET, name, v1);
+      const first = await putContainer({ BUCKET: env.BUCKET }, name, v1);
       expect(first.status).toBe(201);
       await first.arrayBuffer();
       return {
-        a: (bucket) => putContainer(bucket, name, v1), // republishing the current bytes (deduplicated)
-        b: (bucket) => putContainer(bucket, name, v2),
+        a: (b) => putContainer(b, name, v1), // republishing the current bytes (deduplicated)
+        b: (b) => putContainer(b, name, v2),
         names: [name],
         shas: [v1.sha256, v2.sha256],
         async after(r1, r2, catalog) {

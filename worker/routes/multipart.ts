@@ -29,7 +29,12 @@ import { blobKey, isHex64, isId, newId, parseName } from "../storage/layout";
 import { headOf, MAX_HEAD_BYTES } from "../storage/head";
 import { type ContainerRecord, decodeRecord, encodeRecord, recordFromHead } from "../storage/record";
 import { linkExisting, liveBlob, publishObject } from "../storage/store";
-import { entryResponse, overridesFrom, requireSha256, withOverrides } from "./publish";
+import { envelopeBody, parseEnvelope } from "../../shared/trust/dsse";
+import { parseStatement } from "../../shared/trust/statement";
+import { publishKeys } from "../config";
+import { deletePendingSignature, putPendingSignature, readPendingSignature } from "../trust/store";
+import { envelopeFromHeader, requireSignature, type ValidatedEnvelope, validateEnvelope } from "../trust/validate";
+import { entryResponse, overridesFrom, requireSha256, signatureFor, storeSignaturesHook, withOverrides } from "./publish";
 
 export const multipartRoutes = new Hono<{ Bindings: Env }>();
 
@@ -82,10 +87,11 @@ multipartRoutes.post("/api/v1/containers/:name/uploads", requirePublisher, async
   const size = requireSize(h);
   const bucket = c.env.BUCKET;
   const overrides = overridesFrom(h);
+  const signed = await signatureFor(c.env, h, { sha256: sha, size, name });
 
-  const linked = await linkExisting(bucket, name, sha, size, withOverrides(overrides));
+  const linked = await linkExisting(bucket, name, sha, size, withOverrides(overrides), signed ? storeSignaturesHook(bucket, signed) : undefined);
   if (linked) {
-    const { entry, status } = entryResponse(c.env, new URL(c.req.url).origin, name, linked, true);
+    const { entry, status } = await entryResponse(c.env, new URL(c.req.url).origin, name, linked, true);
     return c.json(entry, status);
   }
   // Verified bytes with this SHA-256 but another size: the declared size is wrong.
@@ -98,6 +104,8 @@ multipartRoutes.post("/api/v1/containers/:name/uploads", requirePublisher, async
   if (!("ihdr" in head)) httpFail("E_HEAD_INCOMPLETE", `send at least the first ${head.needAtLeast} bytes of the file`, { details: { need_at_least: head.needAtLeast } });
   const record = { ...recordFromHead(head, sha, size, overrides), head: await headDigest(prefix.subarray(0, head.headLength)) };
   const gen = newId();
+  // kept beside the upload until complete (validated again there: PUBLISH_KEYS may change)
+  if (signed) await putPendingSignature(bucket, sha, gen, envelopeFromHeader(h)!, name);
   const mpu = await bucket.createMultipartUpload(blobKey(sha, gen), { httpMetadata: { contentType: "image/png" }, customMetadata: encodeRecord(record) });
   const uploadId = encodeUploadId({ sha, gen, uploadId: mpu.uploadId });
   const base = `${new URL(c.req.url).origin}/api/v1/containers/${name}/uploads/${uploadId}`;
@@ -127,6 +135,7 @@ multipartRoutes.delete("/api/v1/containers/:name/uploads/:upload", requirePublis
   } catch (e) {
     httpFail("E_BAD_UPLOAD", `upload not aborted: ${(e as Error).message}`);
   }
+  await deletePendingSignature(c.env.BUCKET, upload.sha, upload.gen);
   return c.json({ aborted: true });
 });
 
@@ -173,18 +182,36 @@ async function verifyUpload(bucket: R2Bucket, obj: R2Object, sha: string): Promi
   return { ...declared, head: undefined };
 }
 
+/**
+ * The envelope sent at create, validated again for the upload's SHA-256 and name (its size was
+ * checked at create; complete checks the stored size against it). With PUBLISH_KEYS set, an
+ * upload created without one is refused here (403) before anything is linked.
+ */
+async function pendingSignatureFor(env: Env, bucket: R2Bucket, upload: Upload, name: string): Promise<{ validated: ValidatedEnvelope } | null> {
+  const keys = await publishKeys(env);
+  const text = await readPendingSignature(bucket, upload.sha, upload.gen);
+  requireSignature(keys, text);
+  if (text === null) return null;
+  const { size } = parseStatement(envelopeBody(parseEnvelope(text)));
+  return { validated: await validateEnvelope(text, { sha256: upload.sha, size, name }, keys) };
+}
+
 multipartRoutes.post("/api/v1/containers/:name/uploads/:upload/complete", requirePublisher, async (c) => {
   const name = parseName(c.req.param("name"));
   const upload = decodeUploadId(c.req.param("upload"));
   const parts = parseParts(await readCapped(c.req.raw, MAX_PARTS_BODY, "the parts list"));
   const bucket = c.env.BUCKET;
   const origin = new URL(c.req.url).origin;
+  const signed = await pendingSignatureFor(c.env, bucket, upload, name);
+  const before = signed ? storeSignaturesHook(bucket, signed.validated) : undefined;
   // Someone published these bytes while this upload ran: link to theirs, drop ours.
   const live = await liveBlob(bucket, upload.sha);
-  const existing = live && (await linkExisting(bucket, name, upload.sha, live.record.size, (r) => r));
+  if (signed && live && live.record.size !== signed.validated.statement.size) httpFail("E_SIGNATURE_MISMATCH", "the envelope sent at create signs another size than the published blob");
+  const existing = live && (await linkExisting(bucket, name, upload.sha, live.record.size, (r) => r, before));
   if (existing) {
     await resume(bucket, upload).abort().catch(() => {});
-    const { entry, status } = entryResponse(c.env, origin, name, existing, true);
+    await deletePendingSignature(bucket, upload.sha, upload.gen);
+    const { entry, status } = await entryResponse(c.env, origin, name, existing, true);
     return c.json(entry, status);
   }
   let obj: R2Object;
@@ -196,11 +223,14 @@ multipartRoutes.post("/api/v1/containers/:name/uploads/:upload/complete", requir
   let record: ContainerRecord;
   try {
     record = await verifyUpload(bucket, obj, upload.sha);
+    if (signed && record.size !== signed.validated.statement.size) httpFail("E_SIGNATURE_MISMATCH", "the envelope sent at create signs another size than the uploaded file");
   } catch (e) {
     await bucket.delete(obj.key); // this upload's own generation key: no one else writes or links it
+    await deletePendingSignature(bucket, upload.sha, upload.gen);
     throw e;
   }
-  const published = await publishObject(bucket, name, { sha256: upload.sha, gen: upload.gen, blobEtag: obj.httpEtag }, record);
-  const { entry, status } = entryResponse(c.env, origin, name, published, false);
+  const published = await publishObject(bucket, name, { sha256: upload.sha, gen: upload.gen, blobEtag: obj.httpEtag }, record, before);
+  await deletePendingSignature(bucket, upload.sha, upload.gen);
+  const { entry, status } = await entryResponse(c.env, origin, name, published, false);
   return c.json(entry, status);
 });

@@ -9,12 +9,16 @@
  * a byte is stored; then the bytes stream into a new generation key through a FixedLengthStream
  * with `sha256`, so R2 itself rejects a body whose digest differs (nothing is written); only then
  * is the blob made live and the pointer swapped (storage/store.ts). `DELETE` removes the entry.
+ *
+ * `X-PixelRTS-Signature` (base64 of a DSSE envelope) is validated against the declared SHA-256,
+ * size and name before anything is stored, and its signatures are stored once the bytes are
+ * secured and before the pointer moves; with PUBLISH_KEYS set it is required (403 otherwise).
  */
 import { Hono } from "hono";
 import type { CatalogEntry } from "../../shared/catalog";
 import { requirePublisher } from "../auth";
 import { entryFromRecord } from "../catalog/entry";
-import { getConfig } from "../config";
+import { getConfig, publishKeys } from "../config";
 import { httpFail } from "../errors";
 import { bodyReader } from "../http/body";
 import { clientSha256 } from "../http/digest";
@@ -22,7 +26,9 @@ import { createOnly } from "../storage/cas";
 import { blobKey, newId, parseName } from "../storage/layout";
 import { readHead } from "../storage/head";
 import { type ContainerRecord, type RecordOverrides, encodeRecord, recordFromHead } from "../storage/record";
-import { type Linked, linkExisting, localSource, publishObject, unlinkName } from "../storage/store";
+import { type BeforeInstall, type Linked, linkExisting, localSource, publishObject, readRegister, unlinkName } from "../storage/store";
+import { listSignatureObjects, storeEnvelope, summaryOf } from "../trust/store";
+import { envelopeFromHeader, requireSignature, type SignedSubject, type ValidatedEnvelope, validateEnvelope } from "../trust/validate";
 
 export const publishRoutes = new Hono<{ Bindings: Env }>();
 
@@ -36,12 +42,31 @@ export function withOverrides(o: RecordOverrides): (r: ContainerRecord) => Conta
   return (r) => ({ ...r, distro: o.distro ?? r.distro, arch: o.arch ?? r.arch, kernel_version: o.kernel_version ?? r.kernel_version });
 }
 
+/**
+ * The request's `X-PixelRTS-Signature`, validated for what it declares (SHA-256, size, name);
+ * null when there is none and none is required. With PUBLISH_KEYS set, no envelope is 403.
+ */
+export async function signatureFor(env: Env, h: Headers, subject: SignedSubject): Promise<ValidatedEnvelope | null> {
+  const keys = await publishKeys(env);
+  const text = envelopeFromHeader(h);
+  requireSignature(keys, text);
+  return text === null ? null : validateEnvelope(text, subject, keys);
+}
+
+/** Stores the envelope's signatures once the bytes are secured, before the pointer moves (store.ts BeforeInstall). */
+export function storeSignaturesHook(bucket: R2Bucket, signed: ValidatedEnvelope): BeforeInstall {
+  return async (target) => {
+    await storeEnvelope(bucket, target.sha256, signed.signatures, target.life ?? (await readRegister(bucket, target.sha256)).life);
+  };
+}
+
 export function requireSha256(h: Headers): string {
   return clientSha256(h) ?? httpFail("E_DIGEST_REQUIRED", "send the file's SHA-256 as X-PixelRTS-SHA256 (hex) or Repr-Digest: sha-256=:<base64>:");
 }
 
-export function entryResponse(env: Env, origin: string, name: string, linked: Linked, deduplicated: boolean): { entry: CatalogEntry & Record<string, unknown>; status: 200 | 201 } {
-  const entry = { ...entryFromRecord(name, linked.record, origin, localSource(env, origin)), deduplicated };
+export async function entryResponse(env: Env, origin: string, name: string, linked: Linked, deduplicated: boolean): Promise<{ entry: CatalogEntry & Record<string, unknown>; status: 200 | 201 }> {
+  const sigs = (await listSignatureObjects(env.BUCKET, linked.record.sha256)).map(summaryOf);
+  const entry = { ...entryFromRecord(name, linked.record, origin, localSource(env, origin), undefined, sigs), deduplicated };
   return { entry, status: linked.created ? 201 : 200 };
 }
 
@@ -102,10 +127,13 @@ publishRoutes.put("/api/v1/containers/:name", requirePublisher, async (c) => {
   const overrides = overridesFrom(h);
   const bucket = c.env.BUCKET;
   const origin = new URL(c.req.url).origin;
+  // The signature is checked against the declared SHA-256, size and name before a byte is stored.
+  const signed = await signatureFor(c.env, h, { sha256: sha, size: length, name });
+  const before = signed ? storeSignaturesHook(bucket, signed) : undefined;
 
-  const linked = await linkExisting(bucket, name, sha, length, withOverrides(overrides));
+  const linked = await linkExisting(bucket, name, sha, length, withOverrides(overrides), before);
   if (linked) {
-    const { entry, status } = entryResponse(c.env, origin, name, linked, true);
+    const { entry, status } = await entryResponse(c.env, origin, name, linked, true);
     return c.json(entry, status); // the unread body is drained after the handler (index.ts)
   }
 
@@ -113,8 +141,8 @@ publishRoutes.put("/api/v1/containers/:name", requirePublisher, async (c) => {
   const record = recordFromHead(head, sha, length, overrides);
   const gen = newId();
   const blob = await storeVerified(bucket, blobKey(sha, gen), chunks, reader, length, sha, encodeRecord(record));
-  const published = await publishObject(bucket, name, { sha256: sha, gen, blobEtag: blob.httpEtag }, record);
-  const { entry, status } = entryResponse(c.env, origin, name, published, false);
+  const published = await publishObject(bucket, name, { sha256: sha, gen, blobEtag: blob.httpEtag }, record, before);
+  const { entry, status } = await entryResponse(c.env, origin, name, published, false);
   return c.json(entry, status);
 });
 

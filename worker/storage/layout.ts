@@ -15,6 +15,11 @@
  *   refs/<hex>/<gen>/<link>       one back-reference per link of a name to a generation; created
  *                                 once, deleted by whoever ended that link.
  *   thumbnails/<name>/<tid>.png   a thumbnail upload, owned by the pointer version that names it.
+ *   signatures/<hex>/<keyid>      the signature envelope of one publisher key over the blob <hex>
+ *                                 (under the digest, never a name); created once, replaced by
+ *                                 compare-and-swap only by a newer `signed_at`; deleted by the
+ *                                 collector after the blob is dead (trust/store.ts).
+ *   uploads/<hex>/<gen>/signature the envelope sent with a multipart create, waiting for complete.
  *
  * Registers and pointers carry a fresh random body on every write, because R2's ETag is the MD5
  * of the body and compare-and-swap needs every version to have its own ETag.
@@ -27,6 +32,8 @@ export const PREFIX = {
   containers: "containers/",
   refs: "refs/",
   thumbnails: "thumbnails/",
+  signatures: "signatures/",
+  uploads: "uploads/",
 } as const;
 
 export const blobKey = (hex: string, gen: string) => `${PREFIX.blobs}${hex}/${gen}`;
@@ -36,6 +43,9 @@ export const refKey = (hex: string, gen: string, link: string) => `${PREFIX.refs
 /** Every ref of one generation (`gen` given) or of every generation of `hex`. */
 export const refPrefix = (hex: string, gen?: string) => `${PREFIX.refs}${hex}/${gen ? `${gen}/` : ""}`;
 export const thumbnailKey = (name: string, tid: string) => `${PREFIX.thumbnails}${name}/${tid}.png`;
+export const signatureKey = (hex: string, keyid: string) => `${PREFIX.signatures}${hex}/${keyid}`;
+export const signaturePrefix = (hex: string) => `${PREFIX.signatures}${hex}/`;
+export const pendingSignatureKey = (hex: string, gen: string) => `${PREFIX.uploads}${hex}/${gen}/signature`;
 
 /** A fresh random id (32 hex digits) for generations, links, thumbnails and CAS bodies. */
 export function newId(): string {

@@ -29,6 +29,9 @@ export interface ContainerRecord {
   gen?: string;
   /** HTTP ETag (quoted) of that blob object: the only object the record vouches for. */
   blob_etag?: string;
+  // ---- register-only field ----
+  /** How many times the register has been attached (1 for the first live generation): signatures record it. */
+  life?: number;
   // ---- pointer-only fields ----
   name?: string;
   published_at?: string;
@@ -124,7 +127,7 @@ function toMeta(r: ContainerRecord): Record<string, string> {
   put("description", r.description);
   put("content_version", r.content_version);
   if (r.segments.length) m.segments = JSON.stringify(r.segments.map((s) => [s.name, s.type, s.size, s.start, s.sha256]));
-  for (const k of ["gen", "blob_etag", "name", "published_at", "link", "thumb", "head"] as const) put(k, r[k]);
+  for (const k of ["gen", "blob_etag", "life", "name", "published_at", "link", "thumb", "head"] as const) put(k, r[k]);
   return m;
 }
 
@@ -181,6 +184,7 @@ export function decodeRecord(m: Record<string, string> | undefined): ContainerRe
     segments,
     gen: m.gen,
     blob_etag: m.blob_etag,
+    life: num(m.life) ?? undefined,
     name: m.name,
     published_at: m.published_at,
     link: m.link,

@@ -14,11 +14,13 @@
  */
 import { getConfig } from "../config";
 import { CAS_ATTEMPTS, conflict, createOnly, readVersion, swap, type Version } from "./cas";
-import { blobKey, isId, newId, pointerKey, refKey, refPrefix, registerKey, thumbnailKey } from "./layout";
+import { deleteSignatures } from "../trust/store";
+import { blobKey, isId, newId, pointerKey, PREFIX, refKey, refPrefix, registerKey, thumbnailKey } from "./layout";
 import { type ContainerRecord, decodeRecord, encodeRecord } from "./record";
 
 const EMPTY = new Uint8Array(0);
-const DEAD = { v: "1", state: "dead" };
+/** A detached register keeps its life: signatures written during that life die with it. */
+const dead = (life: number) => ({ v: "1", state: "dead", life: String(life) });
 const TOMBSTONE = { v: "1", state: "deleted" };
 
 /** One verified blob object: the bytes of `sha256` at `blobs/sha256/<sha256>/<gen>` with ETag `blobEtag`. */
@@ -27,6 +29,8 @@ export interface BlobRef {
   gen: string;
   /** HTTP ETag (quoted) of the object that was verified. */
   blobEtag: string;
+  /** The register's life this generation is (or was) live in, when known. */
+  life?: number;
 }
 
 export interface Pointer {
@@ -42,18 +46,33 @@ export interface Linked {
   created: boolean;
 }
 
+/**
+ * Runs once the bytes are secured for this link (verified, the register names their generation
+ * live, and this link's ref exists, so no collector can delete them) and before the pointer
+ * moves: publishing with a signature stores the envelope here, so a pointer never names bytes
+ * whose signature write failed. If it throws, the link is undone and the pointer left as it was.
+ */
+export type BeforeInstall = (target: BlobRef) => Promise<void>;
+
 // ---- the blob register (verified/<hex>) ----
 
 interface Register {
   version: Version;
   live: (BlobRef & { record: ContainerRecord }) | null;
+  /**
+   * Attachments so far (0: never attached). Every attach starts a new life (n + 1); a detach
+   * keeps n. Signatures record the life they were written in, and the collector of life n
+   * deletes only those of lives ≤ n, never one written for bytes published again since.
+   */
+  life: number;
 }
 
-async function readRegister(bucket: R2Bucket, hex: string): Promise<Register> {
+export async function readRegister(bucket: R2Bucket, hex: string): Promise<Register> {
   const version = await readVersion(bucket, registerKey(hex));
   const r = decodeRecord(version.meta ?? undefined);
-  const live = r && r.sha256 === hex && isId(r.gen) && r.blob_etag ? { sha256: hex, gen: r.gen, blobEtag: r.blob_etag, record: r } : null;
-  return { version, live };
+  const lifeOf = Number(/^\d{1,15}$/.test(version.meta?.life ?? "") ? version.meta!.life : version.etag ? 1 : 0);
+  const live = r && r.sha256 === hex && isId(r.gen) && r.blob_etag ? { sha256: hex, gen: r.gen, blobEtag: r.blob_etag, record: r, life: lifeOf } : null;
+  return { version, live, life: lifeOf };
 }
 
 /** The verified blob new links of `hex` use, if any. */
@@ -124,10 +143,25 @@ async function collect(bucket: R2Bucket, t: { sha256: string; gen: string }): Pr
     const reg = await readRegister(bucket, t.sha256);
     if (reg.live?.gen !== t.gen) break; // detached: no new link can start using it
     if (i >= CAS_ATTEMPTS) return; // a leak at worst, never a loss
-    if (await swap(bucket, reg.version, DEAD)) break;
+    if (await swap(bucket, reg.version, dead(reg.life))) break;
   }
   if (await hasRefs(bucket, t.sha256, t.gen)) return; // a link in flight: if it fails, it collects again
   await bucket.delete(blobKey(t.sha256, t.gen));
+  await collectSignatures(bucket, t.sha256);
+}
+
+/**
+ * Signatures live under the digest, shared by every generation of it: they go once the blob is
+ * dead (no live generation in the register, no generation object left), those of this life and
+ * earlier ones only: a publish of the same bytes that attached since writes in a later life. A
+ * signature written meanwhile by PUT …/signatures is undone by its writer (it checks the blob
+ * after writing).
+ */
+async function collectSignatures(bucket: R2Bucket, hex: string): Promise<void> {
+  const reg = await readRegister(bucket, hex);
+  if (reg.live || !reg.version.etag) return;
+  if ((await bucket.list({ prefix: `${PREFIX.blobs}${hex}/`, limit: 1 })).objects.length) return;
+  await deleteSignatures(bucket, hex, reg.life);
 }
 
 /** What a replaced or deleted pointer version held: its ref, and its thumbnail unless carried over. */
@@ -151,7 +185,7 @@ async function installPointer(bucket: R2Bucket, name: string, target: BlobRef, r
 }
 
 /** Links `name` to a live generation; "detached" (and nothing changed) when it is live no more. */
-async function linkTo(bucket: R2Bucket, name: string, target: BlobRef, record: ContainerRecord): Promise<Linked | "detached"> {
+async function linkTo(bucket: R2Bucket, name: string, target: BlobRef, record: ContainerRecord, before?: BeforeInstall): Promise<Linked | "detached"> {
   const link = newId();
   await addRef(bucket, target, link, name);
   // A collector detaches before its last ref check: seen live now, our ref stops it.
@@ -159,7 +193,18 @@ async function linkTo(bucket: R2Bucket, name: string, target: BlobRef, record: C
     await dropRef(bucket, target, link);
     return "detached";
   }
+  await runBefore(bucket, target, link, before);
   return installPointer(bucket, name, target, record, link);
+}
+
+async function runBefore(bucket: R2Bucket, target: BlobRef, link: string, before?: BeforeInstall): Promise<void> {
+  if (!before) return;
+  try {
+    await before(target);
+  } catch (e) {
+    await dropRef(bucket, target, link);
+    throw e;
+  }
 }
 
 /**
@@ -167,11 +212,11 @@ async function linkTo(bucket: R2Bucket, name: string, target: BlobRef, record: C
  * them. Null when there is no such blob (the caller uploads). `fields` picks the catalog fields
  * from the stored record (this request's overrides).
  */
-export async function linkExisting(bucket: R2Bucket, name: string, sha: string, size: number, fields: (stored: ContainerRecord) => ContainerRecord): Promise<Linked | null> {
+export async function linkExisting(bucket: R2Bucket, name: string, sha: string, size: number, fields: (stored: ContainerRecord) => ContainerRecord, before?: BeforeInstall): Promise<Linked | null> {
   for (let i = 0; i < CAS_ATTEMPTS; i++) {
     const live = await liveBlob(bucket, sha);
     if (!live || live.record.size !== size) return null;
-    const linked = await linkTo(bucket, name, live, fields(live.record));
+    const linked = await linkTo(bucket, name, live, fields(live.record), before);
     if (linked !== "detached") return linked;
   }
   return null;
@@ -182,18 +227,25 @@ export async function linkExisting(bucket: R2Bucket, name: string, sha: string, 
  * the live generation, or links to the one that became live first and drops it; then points
  * `name` at the result.
  */
-export async function publishObject(bucket: R2Bucket, name: string, target: BlobRef, record: ContainerRecord): Promise<Linked> {
+export async function publishObject(bucket: R2Bucket, name: string, target: BlobRef, record: ContainerRecord, before?: BeforeInstall): Promise<Linked> {
   const link = newId();
   await addRef(bucket, target, link, name); // from here on no collector deletes it
   for (let i = 0; i < CAS_ATTEMPTS; i++) {
     const reg = await readRegister(bucket, target.sha256);
     if (reg.live) {
-      const linked = await linkTo(bucket, name, reg.live, record);
+      let linked: Linked | "detached";
+      try {
+        linked = await linkTo(bucket, name, reg.live, record, before);
+      } catch (e) {
+        await dropRef(bucket, target, link);
+        throw e;
+      }
       if (linked === "detached") continue;
       await dropRef(bucket, target, link); // never live, so this deletes our copy
       return linked;
     }
-    if (await swap(bucket, reg.version, encodeRecord({ ...record, gen: target.gen, blob_etag: target.blobEtag }))) {
+    if (await swap(bucket, reg.version, encodeRecord({ ...record, gen: target.gen, blob_etag: target.blobEtag, life: reg.life + 1 }))) {
+      await runBefore(bucket, { ...target, life: reg.life + 1 }, link, before);
       return installPointer(bucket, name, target, record, link);
     }
   }
