@@ -38,6 +38,14 @@ export interface BootFlags {
   append?: string;
   /** User-mode networking (a NIC with NAT), or none. */
   net: "user" | "none";
+  /** Host ports forwarded into the guest (user networking), always bound to 127.0.0.1. */
+  forwards?: PortForward[];
+}
+
+export interface PortForward {
+  proto: "tcp" | "udp";
+  host: number;
+  guest: number;
 }
 
 export interface QemuCommand {
@@ -72,7 +80,8 @@ export function buildQemuCommand(files: BootFiles, flags: BootFlags): QemuComman
   // No monitor on stdio (it would share the console), and exit instead of rebooting so a
   // guest's poweroff/panic ends the boot with a status.
   args.push("-monitor", "none", "-no-reboot");
-  if (flags.net === "user") args.push("-nic", `user,model=${NIC_MODEL[flags.arch]}`);
+  const fwd = (flags.forwards ?? []).map((f) => `,hostfwd=${f.proto}:127.0.0.1:${f.host}-:${f.guest}`).join("");
+  if (flags.net === "user") args.push("-nic", `user,model=${NIC_MODEL[flags.arch]}${fwd}`);
   else args.push("-nic", "none");
   return { binary: `qemu-system-${flags.arch}`, args, accel };
 }

@@ -11,7 +11,7 @@ import { defaultCmdline } from "../../shared/container/bundle.js";
 import type { PixelRtsMetadata } from "../../shared/container/types.js";
 import { fail } from "../../shared/errors.js";
 import type { CommandContext } from "../cli/command.js";
-import { DEFAULT_MACHINE, type BootFlags, type KvmMode } from "./qemu-argv.js";
+import { DEFAULT_MACHINE, type BootFlags, type KvmMode, type PortForward } from "./qemu-argv.js";
 
 /** What a container's metadata says about booting it, every field checked. */
 export interface ContainerBootSettings {
@@ -64,6 +64,7 @@ export interface BootFlagValues {
   display: BootFlags["display"];
   serial: BootFlags["serial"];
   net: BootFlags["net"];
+  forwards: PortForward[];
   /** Names of the flags given on the command line. */
   given: ReadonlySet<string>;
 }
@@ -92,6 +93,9 @@ export function parseBootFlags(values: CommandContext["values"], given: Readonly
   const serialText = (values.serial as string | undefined) ?? "stdio";
   if (serialText !== "stdio" && !(serialText.startsWith("file:") && serialText.length > 5)) fail("E_USAGE", `--serial must be stdio or file:PATH, got ${shown(serialText)}`);
   const optional = <T>(key: string, v: T | undefined) => (v === undefined ? {} : { [key]: v });
+  const net = choice(values, "net", ["user", "none"] as const, "user");
+  const forwards = ((values.forward as string[] | undefined) ?? []).map(parseForward);
+  if (forwards.length && net !== "user") fail("E_USAGE", "--forward needs user networking (--net user)");
   return {
     ...optional("arch", checkedFlag(values, "arch", checkArch)),
     ...optional("machine", checkedFlag(values, "machine", checkMachine)),
@@ -101,9 +105,20 @@ export function parseBootFlags(values: CommandContext["values"], given: Readonly
     kvm: choice<KvmMode>(values, "kvm", ["auto", "on", "off"], "auto"),
     display: vnc ? { vnc: Number(vnc[1] ?? 0) } : "none",
     serial: serialText === "stdio" ? "stdio" : { file: serialText.slice(5) },
-    net: choice(values, "net", ["user", "none"] as const, "user"),
+    net,
+    forwards,
     given,
   };
+}
+
+/** `tcp:2222:22` (host port 2222 on 127.0.0.1 → guest port 22); `udp:` likewise. */
+export function parseForward(text: string): PortForward {
+  const m = /^(tcp|udp):(\d{1,5}):(\d{1,5})$/i.exec(text);
+  const port = (p: string | undefined) => (p !== undefined && Number(p) >= 1 && Number(p) <= 65535 ? Number(p) : undefined);
+  const host = port(m?.[2]);
+  const guest = port(m?.[3]);
+  if (!m || host === undefined || guest === undefined) fail("E_USAGE", `--forward takes PROTO:HOST_PORT:GUEST_PORT like tcp:2222:22 (ports 1-65535), got ${shown(text)}`);
+  return { proto: m[1]!.toLowerCase() as "tcp" | "udp", host, guest };
 }
 
 /**
@@ -136,6 +151,7 @@ export function resolveBootSettings(flags: BootFlagValues, container: ContainerB
       cmdline,
       ...(flags.append !== undefined ? { append: flags.append } : {}),
       net: flags.net,
+      ...(flags.forwards.length ? { forwards: flags.forwards } : {}),
     },
     provenance: {
       arch: archFrom,

@@ -181,6 +181,7 @@ export class ContentCache {
   async remove(hex: string): Promise<void> {
     await rm(this.layout.index(hex), { force: true });
     await rm(this.layout.blob(hex), { force: true });
+    await rm(this.layout.signatures(hex), { force: true });
   }
 
   /** Marks a blob as in use by this process until the returned function is called (boot holds this). */

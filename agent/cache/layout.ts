@@ -15,6 +15,7 @@ import { join } from "node:path";
  *   v1/locks/<key>.lock               held while a process downloads <key> (pid, host, token inside)
  *   v1/inuse/<hex>.<pid>.<nonce>      a process is using blob <hex> (never evicted meanwhile)
  *   v1/catalogs/<server>.json         last catalog answer per server, for offline listing
+ *   v1/signatures/ab/<hex>.json       the signature envelopes fetched with blob <hex> (offline boots verify them)
  *   v1/unpacked/<key>/                kernel/initrd/disk extracted for boot (derived: gc drops old ones)
  *
  * <key> is the expected SHA-256 when known in advance, else the SHA-256 of the URL.
@@ -50,6 +51,12 @@ export class CacheLayout {
   get catalogsDir(): string {
     return join(this.base, "catalogs");
   }
+  get signaturesDir(): string {
+    return join(this.base, "signatures");
+  }
+  signatures(hex: string): string {
+    return join(this.signaturesDir, hex.slice(0, 2), `${hex}.json`);
+  }
   blob(hex: string): string {
     return join(this.blobsDir, hex.slice(0, 2), hex);
   }
@@ -75,6 +82,6 @@ export class CacheLayout {
     return join(this.catalogsDir, `${encodeURIComponent(server)}.json`);
   }
   allDirs(): string[] {
-    return [this.blobsDir, this.indexDir, this.partialDir, this.tmpDir, this.locksDir, this.inUseDir, this.catalogsDir];
+    return [this.blobsDir, this.indexDir, this.partialDir, this.tmpDir, this.locksDir, this.inUseDir, this.catalogsDir, this.signaturesDir];
   }
 }

@@ -39,6 +39,17 @@ const EXIT_BY_CODE: Record<string, number> = {
   E_BAD_RESPONSE: 4,
   E_TRUNCATED: 4,
   E_OFFLINE: 4,
+  // signatures (docs/TRUST.md): refused containers are integrity failures
+  E_UNSIGNED: 3,
+  E_UNTRUSTED_KEY: 3,
+  E_SIGNATURE_MISMATCH: 3,
+  E_ROLLBACK: 3,
+  E_BAD_KEY: 2,
+  E_KEY_EXISTS: 2,
+  E_KEY_UNKNOWN: 2,
+  E_TRUST_EXISTS: 2,
+  // a listed container its server serves no bytes for
+  E_NO_BYTES: 4,
   // pulls that must end, and redirects that are refused
   E_PULL_TIMEOUT: 4,
   E_TOO_SLOW: 4,

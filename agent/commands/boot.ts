@@ -1,6 +1,8 @@
 import { existsSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { fail } from "../../shared/errors.js";
-import { buildQemuCommand, shellLine, shellQuote } from "../boot/qemu-argv.js";
+import { runWithKvmFallback } from "../boot/kvm-fallback.js";
+import { buildQemuCommand, shellLine, shellQuote, type QemuCommand } from "../boot/qemu-argv.js";
 import { kvmUsable, requireQemu, runQemu } from "../boot/run-qemu.js";
 import { describeProvenance, parseBootFlags, resolveBootSettings, type BootFlagValues } from "../boot/settings.js";
 import { unpackForBoot } from "../boot/unpack.js";
@@ -8,7 +10,10 @@ import type { Command, CommandContext } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
 import { hashFile } from "../cache/index.js";
 import { ensureCached } from "../pull/index.js";
-import { CACHE_DIR_OPTION, reporterFor, secondsFlag, withAgent } from "./common.js";
+import type { AgentContext } from "../context.js";
+import { enforce, judge, NOT_CHECKED, type TrustInput, type TrustReport } from "../trust/policy.js";
+import { readEnvelopeFile } from "../trust/envelope-file.js";
+import { CACHE_DIR_OPTION, outputPath, reporterFor, secondsFlag, withAgent } from "./common.js";
 
 function looksLikeFile(ref: string): boolean {
   if (/^https?:\/\//i.test(ref)) return false;
@@ -31,6 +36,10 @@ export const bootCommand: Command = {
     net: { type: "string", value: "MODE", description: "user (NAT, the guest reaches out) or none", default: "user" },
     timeout: { type: "string", value: "SECONDS", description: "stop QEMU after this long (SIGTERM, then SIGKILL): E_BOOT_TIMEOUT" },
     "pull-timeout": { type: "string", value: "SECONDS", description: "give up fetching the container after this long (default: PIXELRTS_PULL_TIMEOUT_MS, 4 h; 0: none)" },
+    forward: { type: "list", value: "PROTO:HOST:GUEST", description: "forward a port of 127.0.0.1 into the guest, e.g. tcp:2222:22 (repeatable; user networking)" },
+    sha256: { type: "string", value: "HEX", description: "the file's SHA-256, for a URL on a server that sends none" },
+    sig: { type: "string", value: "FILE", description: "the signature envelope of a local FILE (default: FILE.sig.json beside it, when present)" },
+    "allow-downgrade": { type: "boolean", description: "accept a signed container older than the newest one accepted for this name (E_ROLLBACK otherwise)" },
     offline: { type: "boolean", description: "use the cached copy only, never the network" },
     server: { type: "string", value: "NAME", description: "look the id up on this configured server only" },
     "dry-run": { type: "boolean", description: "print the QEMU command line (stdout) and where each setting came from (stderr) instead of booting" },
@@ -41,6 +50,7 @@ export const bootCommand: Command = {
     "pixelrts boot demo-linux --dry-run              # the QEMU line, without starting QEMU",
     "pixelrts boot ./my-os.rts.png --memory 2G --cpus 2 --append quiet",
     "pixelrts boot demo-linux --display vnc:1        # a VNC server on 127.0.0.1:5901",
+    "pixelrts boot my-vm --forward tcp:2222:22       # then: ssh -p 2222 user@127.0.0.1",
   ],
   notes: "QEMU gets only extracted, hash-checked files (never the PNG); disks run in snapshot mode. Exit status: QEMU's own, or 128+signal when interrupted.",
   async run(ctx) {
@@ -49,12 +59,15 @@ export const bootCommand: Command = {
     const pullTimeoutMs = secondsFlag(ctx.values, "pull-timeout", true);
     // Flags are checked before anything is fetched; the container's values once it is here.
     const bootFlags = parseBootFlags(ctx.values, ctx.given);
+    if (typeof bootFlags.serial === "object") await outputPath(bootFlags.serial.file);
     return withAgent(ctx, async (agent) => {
       let pngPath: string;
       let release: (() => Promise<void> | void) | undefined;
+      let trust: TrustReport;
       if (looksLikeFile(ref)) {
         if (!existsSync(ref)) fail("E_NOT_FOUND", `no such file: ${ref}`);
         pngPath = ref;
+        trust = await checkFile(agent, ref, typeof ctx.values.sig === "string" ? ctx.values.sig : undefined);
       } else {
         const report = reporterFor(ctx);
         const fetchIt = () =>
@@ -66,6 +79,8 @@ export const bootCommand: Command = {
             // Held for the whole boot: LRU eviction by another process must not remove it.
             hold: true,
             ...(pullTimeoutMs !== undefined ? { timeoutMs: pullTimeoutMs } : {}),
+            ...(typeof ctx.values.sha256 === "string" ? { sha256: ctx.values.sha256 } : {}),
+            ...(ctx.values["allow-downgrade"] ? { allowDowngrade: true } : {}),
           }).finally(() => report.close());
         let got = await fetchIt();
         // A copy taken from the cache is checked again when read (a just-downloaded one was hashed
@@ -82,9 +97,10 @@ export const bootCommand: Command = {
         if (got.note) report({ event: "note", ref, message: got.note });
         release = got.release;
         pngPath = got.path;
+        trust = got.trust;
       }
       try {
-        return await bootFrom(ctx, ref, pngPath, agent.paths.cacheDir, bootFlags, timeoutMs);
+        return await bootFrom(ctx, ref, pngPath, agent.paths.cacheDir, bootFlags, timeoutMs, trust);
       } finally {
         await release?.();
       }
@@ -92,14 +108,15 @@ export const bootCommand: Command = {
   },
 };
 
-async function bootFrom(ctx: CommandContext, ref: string, pngPath: string, cacheDir: string, bootFlags: BootFlagValues, timeoutMs: number | undefined): Promise<number> {
+async function bootFrom(ctx: CommandContext, ref: string, pngPath: string, cacheDir: string, bootFlags: BootFlagValues, timeoutMs: number | undefined, trust: TrustReport): Promise<number> {
   // The container's boot settings are checked (E_METADATA_INVALID) before anything is unpacked.
   const unpacked = await unpackForBoot(pngPath, cacheDir);
   for (const w of unpacked.warnings) ctx.err(`warning: ${safeText(w)}`);
   const resolved = resolveBootSettings(bootFlags, unpacked.boot, kvmUsable);
   const cmd = buildQemuCommand(unpacked.files, resolved.flags);
+  const { line: _line, ...signature } = trust;
   if (ctx.values["dry-run"]) {
-    if (ctx.json) ctx.out(JSON.stringify({ event: "dry-run", binary: cmd.binary, args: cmd.args, accel: cmd.accel, reused_unpack: unpacked.reused, provenance: resolved.provenance }));
+    if (ctx.json) ctx.out(JSON.stringify({ event: "dry-run", binary: cmd.binary, args: cmd.args, accel: cmd.accel, reused_unpack: unpacked.reused, provenance: resolved.provenance, signature }));
     else {
       // Where each value came from goes to stderr, so stdout stays one pasteable shell line.
       ctx.err(describeProvenance(resolved, shellQuote));
@@ -108,6 +125,36 @@ async function bootFrom(ctx: CommandContext, ref: string, pngPath: string, cache
     return 0;
   }
   const binaryPath = requireQemu(resolved.flags.arch, cmd.binary);
-  if (!ctx.json) ctx.err(`booting ${safeText(ref)} with ${cmd.binary} (${cmd.accel === "kvm" ? "KVM" : "TCG, no hardware acceleration"}); Ctrl-C stops it`);
-  return runQemu(binaryPath, cmd, { ...(timeoutMs ? { timeoutMs } : {}), signal: ctx.signal });
+  const f = resolved.flags;
+  const vnc = f.display === "none" ? undefined : `127.0.0.1:${5900 + f.display.vnc}`;
+  // --json: one `boot` event before QEMU starts (its serial console may follow on stdout).
+  if (ctx.json) ctx.out(JSON.stringify({ event: "boot", ref, binary: cmd.binary, accel: cmd.accel, signature, ...(vnc ? { vnc } : {}), forwards: f.forwards ?? [] }));
+  else {
+    ctx.err(`booting ${safeText(ref)}${trust.state === "not-checked" ? "" : ` (${trust.line})`} with ${cmd.binary} (${cmd.accel === "kvm" ? "KVM" : "TCG, no hardware acceleration"}); Ctrl-C stops it`);
+    if (vnc && f.display !== "none") ctx.err(`VNC: ${vnc} (display :${f.display.vnc}), e.g. vncviewer 127.0.0.1:${f.display.vnc}`);
+    for (const fw of f.forwards ?? []) ctx.err(`forwarding ${fw.proto} 127.0.0.1:${fw.host} → guest port ${fw.guest}`);
+  }
+  const say = (line: string) => (ctx.json ? ctx.out(JSON.stringify({ event: "note", ref, message: line })) : ctx.err(line));
+  const run = (c: QemuCommand) => runQemu(binaryPath, c, { ...(timeoutMs ? { timeoutMs } : {}), signal: ctx.signal });
+  return runWithKvmFallback((kvm) => (kvm ? cmd : buildQemuCommand(unpacked.files, { ...f, kvmAvailable: false })), run, {
+    auto: f.kvm === "auto",
+    warn: (line) => say(`warning: ${line}`),
+    interrupted: () => ctx.signal.aborted,
+  });
+}
+
+/**
+ * A local file's signature (its envelope from --sig, else FILE.sig.json beside it) judged under
+ * the global policy; only hashed when there is an envelope to check or signatures are required.
+ */
+async function checkFile(agent: AgentContext, file: string, sigFile: string | undefined): Promise<TrustReport> {
+  const input: TrustInput = { policy: agent.settings.signatures };
+  if (input.policy === "off") return NOT_CHECKED(input.policy);
+  const path = sigFile ?? `${file.replace(/\.rts\.png$/i, "")}.sig.json`;
+  const envelopes = await readEnvelopeFile(path, sigFile !== undefined);
+  if (envelopes.length === 0 && input.policy !== "require") return { policy: input.policy, state: "unsigned", keyids: [], line: "not signed (signatures: warn)" };
+  const [{ hex }, { size }] = await Promise.all([hashFile(file), stat(file)]);
+  const { summary, report } = await judge(agent.paths.configDir, envelopes, { sha256: hex, size }, input);
+  await enforce(agent.paths.configDir, file, summary, input);
+  return report;
 }

@@ -1,5 +1,8 @@
 import type { CommandContext, OptionSpec } from "../cli/command.js";
+import { chmod, copyFile, rename, rm, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { fail } from "../../shared/errors.js";
+import { ioError, tempNameFor } from "../fsutil/index.js";
 import { safeText } from "../cli/terminal.js";
 import { openAgent, type AgentContext } from "../context.js";
 import { createReporter, type Reporter } from "../progress/index.js";
@@ -16,6 +19,29 @@ export function secondsFlag(values: CommandContext["values"], name: string, zero
   const ms = typeof text === "string" && /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) * 1000 : NaN;
   if (!Number.isFinite(ms) || (ms === 0 && !zeroMeansNone)) fail("E_USAGE", `--${name} takes seconds${zeroMeansNone ? " (0: no deadline)" : ""}, got '${safeText(String(text))}'`);
   return ms;
+}
+
+/** An output path whose directory exists (like `cp`, nothing is created); E_USAGE before any work otherwise. */
+export async function outputPath(path: string): Promise<string> {
+  const dir = dirname(resolve(path));
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) fail("E_USAGE", `cannot write ${safeText(path)}: the directory ${safeText(dir)} does not exist`);
+  const target = await stat(path).catch(() => undefined);
+  if (target?.isDirectory()) fail("E_USAGE", `${safeText(path)} is a directory; give a file name`);
+  return path;
+}
+
+/** Copies a cached file out (temp file + rename beside the target: a reader never sees half of it). */
+export async function copyOut(from: string, to: string): Promise<void> {
+  const tmp = tempNameFor(to);
+  try {
+    await copyFile(from, tmp);
+    await chmod(tmp, 0o644);
+    await rename(tmp, to);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw ioError(e, `cannot write ${to}`);
+  }
 }
 
 /** Opens the agent for one command run (flags > env > XDG defaults) and always closes it. */

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PixelRtsError } from "../../shared/errors.js";
 import { writeFileAtomic } from "../fsutil/index.js";
+import { SIGNATURE_POLICIES, type SignaturePolicy } from "./settings.js";
 
 /** One catalog server the user configured (`pixelrts servers add`). */
 export interface ServerConfig {
@@ -14,6 +15,8 @@ export interface ServerConfig {
   addedAt?: string;
   /** The server `publish` uses without --server, and the first one searched for ids. */
   default?: boolean;
+  /** This server's signature policy; it can only make the global one stricter. */
+  signatures?: SignaturePolicy;
 }
 
 interface ServersFile {
@@ -76,6 +79,7 @@ export class ServerStore {
     if (!json || !Array.isArray(json.servers)) throw new PixelRtsError("E_CONFIG", `${this.file}: expected {"version":1,"servers":[...]}`);
     const servers = json.servers.map((s, i) => {
       if (typeof s?.name !== "string" || typeof s?.url !== "string") throw new PixelRtsError("E_CONFIG", `${this.file}: servers[${i}] needs a name and a url`);
+      if (s.signatures !== undefined && !SIGNATURE_POLICIES.includes(s.signatures)) throw new PixelRtsError("E_CONFIG", `${this.file}: servers[${i}].signatures must be off, warn or require`);
       return { ...s, url: normalizeServerUrl(s.url) };
     });
     // The default server first: ids are looked up in this order.
@@ -89,15 +93,16 @@ export class ServerStore {
     return s;
   }
 
-  async add(input: { url: string; name?: string; color?: string }): Promise<ServerConfig> {
+  async add(input: { url: string; name?: string; color?: string; signatures?: string }): Promise<ServerConfig> {
     const url = normalizeServerUrl(input.url);
     const name = validateServerName(input.name ?? defaultServerName(url));
     if (input.color !== undefined && !COLOR_RE.test(input.color)) throw new PixelRtsError("E_USAGE", `bad color '${input.color}': use #rrggbb`);
+    if (input.signatures !== undefined && !(SIGNATURE_POLICIES as readonly string[]).includes(input.signatures)) throw new PixelRtsError("E_USAGE", `--signatures must be off, warn or require, not '${input.signatures}'`);
     const all = await this.list();
     if (all.some((s) => s.name === name)) throw new PixelRtsError("E_SERVER_EXISTS", `a server named '${name}' already exists (remove it first or pick --name)`);
     const dup = all.find((s) => s.url === url);
     if (dup) throw new PixelRtsError("E_SERVER_EXISTS", `${url} is already configured as '${dup.name}'`);
-    const server: ServerConfig = { name, url, ...(input.color ? { color: input.color.toLowerCase() } : {}), addedAt: new Date().toISOString() };
+    const server: ServerConfig = { name, url, ...(input.color ? { color: input.color.toLowerCase() } : {}), ...(input.signatures ? { signatures: input.signatures as SignaturePolicy } : {}), addedAt: new Date().toISOString() };
     await this.save([...all, server]);
     return server;
   }

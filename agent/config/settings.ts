@@ -50,6 +50,20 @@ export interface Settings {
    */
   lowSpeedBytes: number;
   lowSpeedMs: number;
+  /**
+   * Signature policy (docs/TRUST.md): off (no check), warn (show the state, boot anyway) or
+   * require (only containers a trusted key signed). A server's own policy (`servers add
+   * --signatures`) can only make it stricter. Env PIXELRTS_SIGNATURES.
+   */
+  signatures: SignaturePolicy;
+}
+
+export type SignaturePolicy = "off" | "warn" | "require";
+export const SIGNATURE_POLICIES: readonly SignaturePolicy[] = ["off", "warn", "require"];
+
+/** The stricter of two policies. */
+export function stricterPolicy(a: SignaturePolicy, b: SignaturePolicy | undefined): SignaturePolicy {
+  return b !== undefined && SIGNATURE_POLICIES.indexOf(b) > SIGNATURE_POLICIES.indexOf(a) ? b : a;
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -71,6 +85,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   pullTimeoutMs: 4 * 3600_000,
   lowSpeedBytes: 1024,
   lowSpeedMs: 60_000,
+  signatures: "warn",
 });
 
 const ENV_KEYS: Record<string, keyof Settings> = {
@@ -87,6 +102,7 @@ const ENV_KEYS: Record<string, keyof Settings> = {
   PIXELRTS_PULL_TIMEOUT_MS: "pullTimeoutMs",
   PIXELRTS_LOW_SPEED_BYTES: "lowSpeedBytes",
   PIXELRTS_LOW_SPEED_MS: "lowSpeedMs",
+  PIXELRTS_SIGNATURES: "signatures",
 };
 
 const UNITS: Record<string, number> = { "": 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
@@ -103,6 +119,10 @@ function coerce(key: keyof Settings, raw: unknown, where: string): Settings[keyo
   if (key === "hashMode") {
     if (raw === "auto" || raw === "inline" || raw === "worker") return raw;
     throw new PixelRtsError("E_CONFIG", `${where}: hashMode must be auto, inline or worker, not '${String(raw)}'`);
+  }
+  if (key === "signatures") {
+    if ((SIGNATURE_POLICIES as readonly unknown[]).includes(raw)) return raw as SignaturePolicy;
+    throw new PixelRtsError("E_CONFIG", `${where}: signatures must be off, warn or require, not '${String(raw)}'`);
   }
   const n = (key === "cacheMaxBytes" || key === "lowSpeedBytes") && typeof raw === "string" ? parseBytes(raw) : Number(raw);
   if (!Number.isFinite(n) || n < 0 || (typeof raw === "string" && raw.trim() === "")) {

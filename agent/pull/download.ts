@@ -20,8 +20,12 @@ export interface DownloadTarget {
   url: string;
   /** What the user asked for; shown in events. */
   ref: string;
-  /** The catalog's SHA-256 of the file, when known. */
+  /** The file's SHA-256 when known before asking: from the catalog, a trusted signature, --sha256 or the URL. */
   expectedSha256?: string;
+  /** Who said `expectedSha256` (messages name it; default "the catalog"). */
+  expectedFrom?: string;
+  /** Why a 404 here means the server serves no bytes at all (E_NO_BYTES instead of E_HTTP). */
+  noBytesHint?: string;
   /** The catalog's size, when known (> 0). */
   expectedSize?: number;
   /** Revalidate a cached copy: sent as If-None-Match when nothing partial is on disk. */
@@ -205,10 +209,38 @@ async function bodyPlan(res: { statusCode: number; headers: Headers }, target: D
   return { total, start: 0 };
 }
 
+/**
+ * Sends the request with an absolute deadline on its headers: undici restarts its headers
+ * timeout on every 1xx interim answer, so a server sending `103 Early Hints` forever would
+ * otherwise hold the pull until the overall deadline.
+ */
+async function requestWithHeadersDeadline(url: string, deps: DownloadDeps, headers: Record<string, string>) {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new PixelRtsError("E_TIMEOUT", `${safeHost(url)} sent no final response headers within ${Math.round(deps.settings.headersTimeoutMs / 1000)} s`, { url })), deps.settings.headersTimeoutMs);
+  timer.unref();
+  const signal = deps.signal ? AbortSignal.any([deps.signal, deadline.signal]) : deadline.signal;
+  try {
+    return await request(url, { dispatcher: deps.http, method: "GET", headers, signal });
+  } catch (e) {
+    if (deadline.signal.aborted && !deps.signal?.aborted) throw deadline.signal.reason;
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
 async function attemptOnce(target: DownloadTarget, deps: DownloadDeps, paths: PartialPaths, ctx: AttemptContext, reach: Reach): Promise<DownloadResult> {
   const { url, ref } = target;
   const resume = await resumableState(paths, url);
-  const res = await request(url, { dispatcher: deps.http, method: "GET", headers: requestHeaders(target, resume), ...(deps.signal ? { signal: deps.signal } : {}) });
+  const res = await requestWithHeadersDeadline(url, deps, requestHeaders(target, resume));
   // Destroying an unread body emits an AbortError; errors that matter surface through iteration.
   res.body.on("error", () => {});
   const h = (n: string) => header(res.headers, n);
@@ -219,6 +251,9 @@ async function attemptOnce(target: DownloadTarget, deps: DownloadDeps, paths: Pa
   try {
     if (res.statusCode === 304 && target.ifNoneMatch && resume.from === 0) return { kind: "not-modified", ...validators };
     if (res.statusCode === 416 && resume.from > 0) throw new ResumeRefused(`server refused the range (416) for the partial download`);
+    if ((res.statusCode === 404 || res.statusCode === 405) && target.noBytesHint) {
+      throw new PixelRtsError("E_NO_BYTES", `${target.noBytesHint}; it serves no bytes for it (${url} → ${res.statusCode}). Copy the file from that server and run 'pixelrts boot FILE', or pull it from a server that serves bytes`, { url, status: res.statusCode, retryable: false });
+    }
     if (res.statusCode !== 200 && res.statusCode !== 206) throw statusError("GET", url, res.statusCode, "", h("retry-after"));
     const { total, start } = await bodyPlan(res, target, resume, deps, paths);
     const expectedSize = target.expectedSize && target.expectedSize > 0 ? target.expectedSize : undefined;
@@ -227,7 +262,7 @@ async function attemptOnce(target: DownloadTarget, deps: DownloadDeps, paths: Pa
     }
     const sha256 = reconcileDigests(
       [
-        { from: "the catalog", hex: target.expectedSha256 },
+        { from: target.expectedFrom ?? "the catalog", hex: target.expectedSha256 },
         { from: "the URL", hex: digestFromUrl(url) },
         { from: "Repr-Digest", hex: parseReprDigest(h("repr-digest")) },
         { from: "X-PixelRTS-SHA256", hex: parseHexDigest(h("x-pixelrts-sha256")) },
@@ -235,7 +270,13 @@ async function attemptOnce(target: DownloadTarget, deps: DownloadDeps, paths: Pa
       ],
       url,
     );
-    if (start === 0 && (await deps.cache.get(sha256))) return { kind: "cached", sha256, ...validators };
+    // Only a digest known before the answer may stand for bytes already cached: one the server
+    // merely claims in its headers could name any cached container (and take over its name).
+    const knownBefore = target.expectedSha256 ?? digestFromUrl(url);
+    if (start === 0 && knownBefore === sha256 && (await deps.cache.get(sha256))) return { kind: "cached", sha256, ...validators };
+    if (total > deps.settings.cacheMaxBytes) {
+      throw new PixelRtsError("E_TOO_LARGE", `${url} is ${total} bytes, more than the whole cache budget (${deps.settings.cacheMaxBytes} bytes, PIXELRTS_CACHE_MAX_BYTES)`, { url, total, retryable: false });
+    }
 
     await ensureSpace(deps.cache.layout.partialDir, total - start, url);
     deps.emit({ event: "start", ref, url, size: total, sha256, resume_from: start });

@@ -61,13 +61,25 @@ describe("pull: happy path", () => {
     expect(progress.at(-1)).toMatchObject({ bytes: SIZE, total: SIZE });
   });
 
-  it("second ensureCached of a fresh item does not touch the network", async () => {
+  it("a second pull by name asks the catalog again (like docker pull) but downloads nothing", async () => {
     await setup();
     await ensureCached(t.agent, "tiny");
-    const before = srv!.requests.length;
+    const catalogs = () => srv!.requests.filter((r) => r.url.startsWith("/api/v1/catalog")).length;
+    const before = catalogs();
     const r = await ensureCached(t.agent, "tiny");
     expect(r.fromCache).toBe(true);
-    expect(srv!.requests.length).toBe(before);
+    expect(catalogs()).toBe(before + 1);
+    expect(fileGets()).toHaveLength(1);
+  });
+
+  it("offline, a pull by name uses the cached copy and says how old it is", async () => {
+    await setup();
+    await ensureCached(t.agent, "tiny");
+    const requests = srv!.requests.length;
+    const r = await ensureCached(t.agent, "tiny", { offline: true });
+    expect(r).toMatchObject({ fromCache: true, sha256: SHA });
+    expect(r.note).toMatch(/^offline: using the cached copy last checked .* \(\d+ s ago\)$/);
+    expect(srv!.requests.length).toBe(requests);
   });
 });
 
@@ -347,7 +359,7 @@ describe("pull: sharing and offline", () => {
   });
 
   it("hold: the item is in use (never evicted) until released", async () => {
-    await setup({ settings: { cacheMaxBytes: 0 } });
+    await setup({ settings: { cacheMaxBytes: 10 * 1024 * 1024 } });
     const r = await ensureCached(t.agent, "tiny", { hold: true });
     expect((await t.agent.cache.inUse()).has(r.sha256)).toBe(true);
     const { evictToBudget } = await import("../cache/maintenance.js");

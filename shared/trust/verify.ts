@@ -22,17 +22,20 @@ export interface TrustedKey {
   name: string;
 }
 
-/** What was asked for and verified: the file's digest and size, and the name it was resolved by. */
+/**
+ * What was asked for: the file's digest and size (when known — before a download from a URL
+ * they are not, and a trusted statement then says what to expect), and the name it was resolved by.
+ */
 export interface Subject {
-  sha256: string;
-  size: number;
+  sha256?: string;
+  size?: number;
   /** The name the host resolved (`boot NAME`); undefined for files, URLs and digests. */
   name?: string;
 }
 
 export type SignatureVerdict =
   | { state: "trusted"; keyid: string; key_name: string; statement: Statement }
-  | { state: "untrusted"; keyid: string; statement: Statement }
+  | { state: "untrusted"; keyid: string; statement: Statement; /** The key the signature carries (`ed25519:…`), for `pixelrts trust add`. */ public_key?: string }
   | { state: "mismatch"; keyid: string; statement: Statement; reason: string }
   | { state: "invalid"; keyid: string | null; reason: string };
 
@@ -48,8 +51,8 @@ export interface TrustSummary {
 }
 
 function mismatchReason(s: Statement, subject: Subject): string | undefined {
-  if (s.sha256 !== subject.sha256) return `it signs sha256 ${s.sha256.slice(0, 12)}…, this file is ${subject.sha256.slice(0, 12)}…`;
-  if (s.size !== subject.size) return `it signs ${s.size} bytes, this file has ${subject.size}`;
+  if (subject.sha256 !== undefined && s.sha256 !== subject.sha256) return `it signs sha256 ${s.sha256.slice(0, 12)}…, this file is ${subject.sha256.slice(0, 12)}…`;
+  if (subject.size !== undefined && s.size !== subject.size) return `it signs ${s.size} bytes, this file has ${subject.size}`;
   if (subject.name !== undefined && s.name !== subject.name) return `it is signed for the name '${s.name}', not '${subject.name}'`;
   return undefined;
 }
@@ -65,7 +68,7 @@ async function judgeEnvelope(raw: unknown, subject: Subject, trusted: ReadonlyMa
       const reason = mismatchReason(statement, subject);
       if (reason) return { state: "mismatch", keyid: c.keyid, statement, reason };
       const t = trusted.get(c.keyid);
-      return t ? { state: "trusted", keyid: c.keyid, key_name: t.name, statement } : { state: "untrusted", keyid: c.keyid, statement };
+      return t ? { state: "trusted", keyid: c.keyid, key_name: t.name, statement } : { state: "untrusted", keyid: c.keyid, statement, ...(c.key ? { public_key: c.key.text } : {}) };
     });
   } catch (e) {
     if (isPixelRtsError(e)) return [{ state: "invalid", keyid: null, reason: e.message }];

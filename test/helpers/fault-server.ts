@@ -269,7 +269,7 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
     sha256,
     etag,
     requests,
-    containerRequests: () => requests.filter((r) => r.url.startsWith("/api/v1/containers/") || r.url.startsWith("/blobs/")),
+    containerRequests: () => requests.filter((r) => (r.url.startsWith("/api/v1/containers/") || r.url.startsWith("/blobs/")) && !r.url.endsWith("/signatures")),
     faults,
     options,
     close: () =>
