@@ -72,6 +72,11 @@ export function gridSizeFor(n: number, rule: "current" | "older" = "current"): n
 
 const BLOCK_BITS = 6;
 
+/** Side of the squares the streaming codecs move at a time: 256 rows (4·256·G bytes per strip), or G if smaller. */
+export function squareSide(g: number): number {
+  return Math.min(g, 256);
+}
+
 /** Per-row curve indices for a G×G grid (G a power of two). */
 export class HilbertRows {
   private readonly block: number;
@@ -164,11 +169,7 @@ export class HilbertRows {
     if (by !== this.cachedBlockRow) this.computeBlockRow(by);
     // Walk each block in curve order: the writes to `curve` are sequential, the reads stay
     // inside the block's B×B pixels of the strip (inverse tables have the row stride G baked in).
-    this.inverse ??= this.tables.map((t) => {
-      const inv = new Int32Array(b * b);
-      for (let i = 0; i < b * b; i++) inv[t[i]!] = Math.floor(i / b) * g + (i % b);
-      return inv;
-    });
+    this.inverse ??= this.buildInverse();
     const span = b * b;
     for (let bx = 0; bx < g / b; bx++) {
       const base = this.blockBase[bx]!;
@@ -178,6 +179,67 @@ export class HilbertRows {
       const n = Math.min(span, count - base);
       for (let k = 0; k < n; k++) curve[base + k] = strip[x0 + inv[k]!]!;
     }
+  }
+
+  /**
+   * Square strips, for codecs that stream to or from a file: strip `s` is rows s·S … s·S+S−1 with
+   * S = `squareSide(g)`. Each S×S square of it is one contiguous run of S² curve indices starting
+   * at a multiple of S² (an aligned square of a Hilbert curve is visited in one go), so a strip
+   * maps to G/S runs of the payload: `squareBases` names them, `scatterSquares` moves a row-major
+   * strip into "square order" (square j's pixels, in curve order, at j·S²) and `gatherSquares`
+   * does the reverse. Memory and I/O per strip: S·G pixels, in G/S positioned runs of 4·S² bytes.
+   */
+  squareBases(s: number, side: number): number[] {
+    const { g, block: b } = this;
+    const bases: number[] = [];
+    if ((s * side) / b !== this.cachedBlockRow) this.computeBlockRow((s * side) / b);
+    for (let j = 0; j < g / side; j++) {
+      const base = this.blockBase[(j * side) / b]!;
+      bases.push(base - (base % (side * side)));
+    }
+    return bases;
+  }
+
+  /** Row-major strip `s` (S·G words) → square order (`out`, S·G words); squares at or past `count` are skipped. */
+  scatterSquares(s: number, side: number, strip: Uint32Array, out: Uint32Array, count: number): void {
+    this.moveSquares(s, side, strip, out, count, true);
+  }
+
+  /** Square order → row-major strip `s`; pixels at or past `count` become zero. */
+  gatherSquares(s: number, side: number, squares: Uint32Array, strip: Uint32Array, count: number): void {
+    this.moveSquares(s, side, strip, squares, count, false);
+  }
+
+  private moveSquares(s: number, side: number, strip: Uint32Array, sq: Uint32Array, count: number, scatter: boolean): void {
+    const { g, block: b } = this;
+    const area = side * side;
+    const span = b * b;
+    this.inverse ??= this.buildInverse();
+    if (!scatter) strip.fill(0);
+    for (let k = 0; k < side / b; k++) {
+      const by = (s * side) / b + k;
+      if (by !== this.cachedBlockRow) this.computeBlockRow(by);
+      const rowOff = k * b * g;
+      for (let bx = 0; bx < g / b; bx++) {
+        const base = this.blockBase[bx]!;
+        if (base >= count) continue;
+        const inv = this.inverse[this.blockState[bx]!]!;
+        const src = rowOff + bx * b;
+        const dst = Math.floor((bx * b) / side) * area + (base % area);
+        const n = Math.min(span, count - base);
+        if (scatter) for (let i = 0; i < n; i++) sq[dst + i] = strip[src + inv[i]!]!;
+        else for (let i = 0; i < n; i++) strip[src + inv[i]!] = sq[dst + i]!;
+      }
+    }
+  }
+
+  private buildInverse(): Int32Array[] {
+    const { g, block: b } = this;
+    return this.tables.map((t) => {
+      const inv = new Int32Array(b * b);
+      for (let i = 0; i < b * b; i++) inv[t[i]!] = Math.floor(i / b) * g + (i % b);
+      return inv;
+    });
   }
 
   /** Encoding: fills strip `by` from `curve[index]`, zero where the index is past `count`. */

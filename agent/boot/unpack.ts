@@ -2,25 +2,40 @@
  * Unpacked boot files: `<cache>/v1/unpacked/<key>/`, the key a SHA-256 of the container's data
  * hash and of the metadata that decides what is extracted (type, offsets, segments, disk_size),
  * holds kernel, initrd and disk as hash-checked, read-only files plus a manifest written last.
- * A second boot of the same container reads the manifest and does not decode again; the boot
- * settings are always read (and checked) from the container itself.
+ * The files are decoded straight from the container into a staging directory (constant memory,
+ * positional writes), hashed there, and the directory is renamed into place only once data_hash
+ * and every segment hash matched. The manifest records each file's stamp (size, mtime, ctime,
+ * inode) when hashed: a second boot of the same container trusts an unchanged stamp instead of
+ * re-hashing (`rehash` — boot --verify — reads everything again). The boot settings are always
+ * read (and checked) from the container itself.
  */
-import { chmod, mkdir, readFile, rename, rm, stat, utimes } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { extractSegment } from "../../shared/container/bundle.js";
 import { fail } from "../../shared/errors.js";
+import { needsInMemoryDecode } from "../../shared/container/stream-decode.js";
+import { decodeToFiles, type FileRegion } from "../codec/decode-file.js";
 import { decodeFile, readHead, writeFileAtomic } from "../codec/files.js";
+import { maxGridFromEnv } from "../codec/limits.js";
 import { NODE_CODEC } from "../codec/node-platform.js";
 import { CacheLayout, hashFile } from "../cache/index.js";
 import type { BootFiles } from "./qemu-argv.js";
-import { checkDiskImage, diskFormat, planBoot } from "./plan.js";
+import { checkDiskImage, diskFormat, planBoot, type BootPlan } from "./plan.js";
 import { containerBootSettings, type ContainerBootSettings } from "./settings.js";
+
+/** How a file looked when it was hashed: if it still looks so, it still holds those bytes. */
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+}
 
 interface Manifest {
   version: 1;
   data_hash: string;
-  files: { role: "kernel" | "initrd" | "disk"; file: string; size: number; sha256: string; format?: "qcow2" | "raw" }[];
+  files: { role: "kernel" | "initrd" | "disk"; file: string; size: number; sha256: string; format?: "qcow2" | "raw"; stamp?: FileStamp }[];
   warnings: string[];
 }
 
@@ -48,13 +63,27 @@ function toUnpacked(dir: string, m: Manifest, reused: boolean, boot: ContainerBo
   return { files, boot, dataHash: m.data_hash, reused, warnings: m.warnings };
 }
 
-/** The manifest, if every file it lists is still there with its recorded SHA-256. */
-async function readManifest(dir: string): Promise<Manifest | undefined> {
+export async function stampOf(path: string): Promise<FileStamp> {
+  const st = await stat(path, { bigint: false });
+  return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+}
+
+const sameStamp = (a: FileStamp | undefined, b: FileStamp) => !!a && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
+
+/**
+ * The manifest, if every file it lists is still there with its recorded SHA-256. A file whose
+ * stamp (size, mtime, ctime, inode) is unchanged since it was hashed is not read again, unless
+ * `rehash` (boot --verify); any change to it (a write, chmod, a replacement) changes the ctime.
+ */
+async function readManifest(dir: string, rehash = false): Promise<Manifest | undefined> {
   try {
     const m = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as Manifest;
     for (const f of m.files) {
       const path = join(dir, f.file);
-      if ((await stat(path)).size !== f.size || (await hashFile(path)).hex !== f.sha256) return undefined;
+      const now = await stampOf(path);
+      if (now.size !== f.size) return undefined;
+      if (!rehash && sameStamp(f.stamp, now)) continue;
+      if ((await hashFile(path)).hex !== f.sha256) return undefined;
     }
     return m;
   } catch {
@@ -68,7 +97,7 @@ async function readManifest(dir: string): Promise<Manifest | undefined> {
  * boot settings and segment types are checked first: a hostile value is refused before a byte
  * is decoded (E_METADATA_INVALID).
  */
-export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise<Unpacked> {
+export async function unpackForBoot(pngPath: string, cacheRoot: string, opts: { rehash?: boolean } = {}): Promise<Unpacked> {
   const head = await readHead(pngPath);
   const boot = containerBootSettings(head.metadata);
   const dataHash = head.metadata.data_hash?.toLowerCase();
@@ -78,7 +107,7 @@ export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise
   const m = head.metadata;
   const plan = JSON.stringify([m.type ?? null, m.offsets ?? null, m.segments ?? null, m.disk_size ?? null]);
   const dir = unpackedDir(cacheRoot, await NODE_CODEC.sha256(new TextEncoder().encode(`${dataHash}\n${plan}`)));
-  const existing = await readManifest(dir);
+  const existing = await readManifest(dir, opts.rehash);
   // The boot settings always come from this container's metadata, never from an earlier unpack.
   if (existing) {
     const now = new Date();
@@ -87,23 +116,15 @@ export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise
   }
   // Missing, incomplete or damaged: unpack again from the (verified) container.
   await rm(dir, { recursive: true, force: true });
-
-  const decoded = await decodeFile(pngPath, { sidecar: false });
-  const bootPlan = planBoot(decoded.metadata, decoded.payload.length);
   const staging = `${dir}.${randomBytes(4).toString("hex")}.tmp`;
   await mkdir(staging, { recursive: true });
   try {
-    const files: Manifest["files"] = [];
-    for (const role of ["kernel", "initrd", "disk"] as const) {
-      const ref = bootPlan[role];
-      if (!ref) continue;
-      const bytes = await extractSegment(decoded.metadata, decoded.payload, ref, NODE_CODEC.sha256);
-      if (role === "disk") checkDiskImage(bytes);
-      await writeFileAtomic(join(staging, role), bytes);
-      await chmod(join(staging, role), 0o444);
-      files.push({ role, file: role, size: bytes.length, sha256: await NODE_CODEC.sha256(bytes), ...(role === "disk" ? { format: diskFormat(bytes) } : {}) });
+    const { files, warnings } = needsInMemoryDecode(m) ? await unpackInMemory(pngPath, staging) : await unpackStreaming(pngPath, staging);
+    for (const f of files) {
+      await chmod(join(staging, f.file), 0o444);
+      f.stamp = await stampOf(join(staging, f.file));
     }
-    const manifest: Manifest = { version: 1, data_hash: dataHash, files, warnings: bootPlan.warnings };
+    const manifest: Manifest = { version: 1, data_hash: dataHash, files, warnings };
     await writeFileAtomic(join(staging, "manifest.json"), new TextEncoder().encode(JSON.stringify(manifest)));
     await mkdir(new CacheLayout(cacheRoot).unpackedDir, { recursive: true });
     try {
@@ -113,10 +134,85 @@ export async function unpackForBoot(pngPath: string, cacheRoot: string): Promise
       if (!["ENOTEMPTY", "EEXIST"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
       await rm(staging, { recursive: true, force: true });
     }
+    // Renaming a directory keeps its files' inodes and times: the stamps stay valid.
     const final = (await readManifest(dir)) ?? fail("E_CACHE_CORRUPT", `unpacked files in ${dir} are incomplete`);
     return toUnpacked(dir, final, false, boot);
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     throw e;
   }
+}
+
+const ROLES = ["kernel", "initrd", "disk"] as const;
+
+/**
+ * The boot segments straight into their files, in constant memory (agent/codec/decode-file.ts):
+ * data_hash and every segment hash verified before anything is kept.
+ */
+async function unpackStreaming(pngPath: string, staging: string): Promise<{ files: Manifest["files"]; warnings: string[] }> {
+  let bootPlan: BootPlan | undefined;
+  const roles: (typeof ROLES)[number][] = [];
+  const decoded = await decodeToFiles(
+    pngPath,
+    (meta, size) => {
+      if (!meta) fail("E_UNSUPPORTED", "metadata after the image data: decoded in memory");
+      bootPlan = planBoot(meta, size);
+      const regions: FileRegion[] = [];
+      const paths: string[] = [];
+      for (const role of ROLES) {
+        const ref = bootPlan[role];
+        if (!ref) continue;
+        roles.push(role);
+        const expect = [ref.sha256, typeof meta.hashes?.[ref.name] === "string" ? meta.hashes[ref.name]!.toLowerCase() : undefined].filter((h): h is string => !!h);
+        regions.push({ name: role, start: ref.start, size: ref.size, expect });
+        paths.push(join(staging, role));
+      }
+      return { regions, paths };
+    },
+    staging,
+    { sidecar: false },
+  ).catch(async (e) => {
+    if ((e as { code?: string }).code === "E_UNSUPPORTED") return undefined;
+    throw e;
+  });
+  if (!decoded) return unpackInMemory(pngPath, staging);
+  const files: Manifest["files"] = [];
+  for (const r of decoded.regions) {
+    const role = r.name as (typeof ROLES)[number];
+    let format: "qcow2" | "raw" | undefined;
+    if (role === "disk") {
+      const head = await readStart(r.path, 4096);
+      checkDiskImage(head);
+      format = diskFormat(head);
+    }
+    files.push({ role, file: role, size: r.size, sha256: r.sha256, ...(format ? { format } : {}) });
+  }
+  return { files, warnings: bootPlan?.warnings ?? [] };
+}
+
+async function readStart(path: string, n: number): Promise<Uint8Array> {
+  const fh = await open(path, "r");
+  try {
+    const buf = new Uint8Array(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Compressed and code-mode containers (and metadata after the image data): the payload in memory, bounded by its checks. */
+async function unpackInMemory(pngPath: string, staging: string): Promise<{ files: Manifest["files"]; warnings: string[] }> {
+  const decoded = await decodeFile(pngPath, { sidecar: false, maxGrid: maxGridFromEnv() });
+  const bootPlan = planBoot(decoded.metadata, decoded.payload.length);
+  const files: Manifest["files"] = [];
+  for (const role of ROLES) {
+    const ref = bootPlan[role];
+    if (!ref) continue;
+    const bytes = await extractSegment(decoded.metadata, decoded.payload, ref, NODE_CODEC.sha256);
+    if (role === "disk") checkDiskImage(bytes);
+    await writeFileAtomic(join(staging, role), bytes);
+    files.push({ role, file: role, size: bytes.length, sha256: await NODE_CODEC.sha256(bytes), ...(role === "disk" ? { format: diskFormat(bytes) } : {}) });
+  }
+  return { files, warnings: bootPlan.warnings };
 }

@@ -1,9 +1,44 @@
-import { extractSegment, listSegments } from "../../shared/container/bundle.js";
+import { rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { listSegments } from "../../shared/container/bundle.js";
 import { fail } from "../../shared/errors.js";
 import type { Command } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
-import { decodeFile, writeFileAtomic } from "../codec/files.js";
-import { NODE_CODEC } from "../codec/node-platform.js";
+import { decodeToFiles, extractPayloadToFile, type DecodedToFiles, type DecodeToFilesOptions } from "../codec/decode-file.js";
+import { decodeFile, fileError, writeFileAtomic } from "../codec/files.js";
+import { maxGridFromEnv } from "../codec/limits.js";
+
+/** One segment to `out` (a temp file renamed once data_hash and the segment's hashes matched). */
+async function extractSegmentToFile(file: string, out: string, name: string, opts: DecodeToFilesOptions): Promise<DecodedToFiles> {
+  const tmp = join(dirname(out), `.${out.split("/").pop()}.${randomBytes(6).toString("hex")}.tmp`);
+  const d = await decodeToFiles(
+    file,
+    (m, size) => {
+      if (!m) fail("E_UNSUPPORTED", "metadata after the image data");
+      const segs = listSegments(m, size);
+      const ref = segs.find((s) => s.name === name) ?? fail("E_NOT_FOUND", `no segment named ${name} (segments: ${segs.map((s) => s.name).join(", ") || "none"})`);
+      const expect = [ref.sha256, typeof m.hashes?.[ref.name] === "string" ? m.hashes[ref.name]!.toLowerCase() : undefined].filter((h): h is string => !!h);
+      return { regions: [{ name, start: ref.start, size: ref.size, expect }], paths: [tmp] };
+    },
+    dirname(out),
+    opts,
+  ).catch((e) => Promise.reject(fileError(e, `cannot write ${out}`)));
+  try {
+    await rename(tmp, out);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw fileError(e, `cannot write ${out}`);
+  }
+  return d;
+}
+
+/** --raw: no metadata, every byte of the grid (in memory, bounded by the grid limit). */
+async function rawExtract(file: string, out: string, sidecar: string | false | undefined, verify: boolean): Promise<DecodedToFiles> {
+  const d = await decodeFile(file, { raw: true, verify, sidecar, maxGrid: maxGridFromEnv() });
+  await writeFileAtomic(out, d.payload);
+  return { ...d, metadataSource: d.metadataSource === "none" ? "embedded" : d.metadataSource, size: d.payload.length, regions: [], inMemory: true };
+}
 
 export const extractCommand: Command = {
   name: "extract",
@@ -22,22 +57,14 @@ export const extractCommand: Command = {
     const file = ctx.positionals[0] ?? fail("E_USAGE", "extract needs a FILE");
     const out = (ctx.values.output as string | undefined) ?? fail("E_USAGE", "extract needs -o OUT");
     const noVerify = Boolean(ctx.values["no-verify"]);
-    const d = await decodeFile(file, {
-      verify: !noVerify,
-      raw: Boolean(ctx.values.raw),
-      sidecar: ctx.values["no-sidecar"] ? false : (ctx.values.sidecar as string | undefined),
-    });
+    const sidecar = ctx.values["no-sidecar"] ? false : (ctx.values.sidecar as string | undefined);
+    const name = ctx.values.segment as string | undefined;
+    // Streamed to the file in constant memory (raw mode reads the whole grid in memory).
+    const d = ctx.values.raw ? await rawExtract(file, out, sidecar, !noVerify) : name === undefined ? await extractPayloadToFile(file, out, { verify: !noVerify, sidecar }) : await extractSegmentToFile(file, out, name, { verify: !noVerify, sidecar });
     for (const w of d.warnings) ctx.err(`warning: ${safeText(w)}`);
     const expected = d.metadata.data_hash?.toLowerCase();
     if (noVerify && expected && expected !== d.sha256) ctx.err(`warning: payload SHA-256 ${d.sha256} does not match data_hash ${expected}; writing it anyway (--no-verify)`);
-    let bytes = d.payload;
-    const name = ctx.values.segment as string | undefined;
-    if (name !== undefined) {
-      const segs = listSegments(d.metadata, d.payload.length);
-      const ref = segs.find((s) => s.name === name) ?? fail("E_NOT_FOUND", `no segment named ${name} (segments: ${segs.map((s) => s.name).join(", ") || "none"})`);
-      bytes = noVerify ? d.payload.subarray(ref.start, ref.start + ref.size) : await extractSegment(d.metadata, d.payload, ref, NODE_CODEC.sha256);
-    }
-    await writeFileAtomic(out, bytes);
+    const bytes = { length: name === undefined ? d.size : d.regions[0]!.size };
     const status = noVerify ? "NOT verified (--no-verify)" : d.integrity === "verified" ? "verified" : "unverified: the container has no data_hash";
     if (ctx.json) ctx.out(JSON.stringify({ file, output: out, bytes: bytes.length, segment: name, integrity: noVerify ? "skipped" : d.integrity, sha256: d.sha256 }));
     else ctx.out(`extracted ${bytes.length} bytes to ${out} (${status})`);

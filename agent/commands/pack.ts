@@ -1,28 +1,14 @@
-import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { bundleMetadata, layoutBundle, type BundleSegmentInput } from "../../shared/container/bundle.js";
+import { bundleMetadata, placeSegments } from "../../shared/container/bundle.js";
 import { converterMetadata } from "../../shared/container/converter.js";
-import { encodeContainer, type EncodedContainer } from "../../shared/container/encode.js";
 import { fail } from "../../shared/errors.js";
 import type { Command, CommandContext } from "../cli/command.js";
 import { checkArch, checkCmdline, checkCpusText, checkMemory } from "../../shared/container/boot-settings.js";
 import { checkedFlag } from "../boot/settings.js";
-import { fileError, writeFileAtomic } from "../codec/files.js";
-import { NODE_CODEC } from "../codec/node-platform.js";
+import { encodeFilesToPng, sizeOf, type EncodedFiles } from "../codec/encode-file.js";
+import { maxGridFromEnv } from "../codec/limits.js";
 
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
-
-/** An input file's bytes; a missing file is E_NOT_FOUND, other file-system errors E_IO naming the cause. */
-async function readInput(path: string, what: string): Promise<Uint8Array> {
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) fail("E_USAGE", `${what} ${path} is not a regular file`);
-    if (st.size > 256 * 1024 * 1024) fail("E_TOO_LARGE", `${what} ${path} is ${st.size} bytes; containers hold at most 256 MiB (an 8192x8192 grid)`);
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    throw fileError(e, `${what} ${path}`);
-  }
-}
 
 function intOption(v: unknown, name: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -31,12 +17,16 @@ function intOption(v: unknown, name: string, min: number, max: number): number |
   return n;
 }
 
-/** Pack options → an encoded container (single file like the original converter, or a boot bundle). */
-export async function pack(ctx: CommandContext): Promise<{ out: string; encoded: EncodedContainer; kind: string; payloadSize: number }> {
+/**
+ * Pack options → a container written from the input files in bounded memory, deflated in worker
+ * threads (agent/codec/encode-file.ts): single file like the original converter, or a boot bundle.
+ */
+export async function pack(ctx: CommandContext): Promise<{ out: string; encoded: EncodedFiles; kind: string; payloadSize: number }> {
   const v = ctx.values;
   const out = str(v.output) ?? fail("E_USAGE", "pack needs -o OUT.rts.png");
-  const options = { gridSize: intOption(v.grid, "grid", 1, 8192), level: intOption(v.level, "level", 0, 9) ?? 6, ...NODE_CODEC };
-  let encoded: EncodedContainer;
+  const maxGrid = maxGridFromEnv();
+  const options = { gridSize: intOption(v.grid, "grid", 1, maxGrid), level: intOption(v.level, "level", 0, 9) ?? 6, threads: intOption(v.threads, "threads", 1, 64), maxGrid };
+  let encoded: EncodedFiles;
   let kind: string;
   let payloadSize: number;
   if (v.kernel) {
@@ -48,33 +38,28 @@ export async function pack(ctx: CommandContext): Promise<{ out: string; encoded:
       memory: checkedFlag(v, "memory", checkMemory),
       cpus: checkedFlag(v, "cpus", checkCpusText),
     };
-    const segments: BundleSegmentInput[] = [{ name: "kernel", type: "kernel", data: await readInput(str(v.kernel)!, "kernel") }];
-    if (v.initrd) segments.push({ name: "initrd", type: "initrd", data: await readInput(str(v.initrd)!, "initrd") });
-    if (v.disk) segments.push({ name: "disk", type: "disk", data: await readInput(str(v.disk)!, "disk") });
-    const input = {
-      segments,
-      boot,
-      name: str(v.name),
-      contentVersion: str(v.version),
-      description: str(v.description),
-    };
-    const layout = await layoutBundle(input, NODE_CODEC.sha256);
-    encoded = await encodeContainer(layout.payload, bundleMetadata(layout, input), options);
+    const inputs: { name: string; type: string; path: string }[] = [{ name: "kernel", type: "kernel", path: str(v.kernel)! }];
+    if (v.initrd) inputs.push({ name: "initrd", type: "initrd", path: str(v.initrd)! });
+    if (v.disk) inputs.push({ name: "disk", type: "disk", path: str(v.disk)! });
+    const sized: { name: string; type: string; path: string; size: number }[] = [];
+    for (const i of inputs) sized.push({ ...i, size: await sizeOf(i.path, i.name === "kernel" ? "kernel" : i.name) });
+    const input = { boot, name: str(v.name), contentVersion: str(v.version), description: str(v.description) };
+    const placed = placeSegments({ ...input, segments: sized });
+    payloadSize = placed[placed.length - 1]!.start + placed[placed.length - 1]!.size;
+    const files = placed.map((p, i) => ({ path: sized[i]!.path, start: p.start, size: p.size }));
+    encoded = await encodeFilesToPng(files, payloadSize, out, (c, hashes) => bundleMetadata({ segments: placed.map((p, i) => ({ ...p, sha256: hashes[i]! })) }, input)(c), options);
     kind = "boot-bundle";
-    payloadSize = layout.payload.length;
   } else {
     if (ctx.positionals.length !== 1) fail("E_USAGE", "pack needs one INPUT file (or --kernel for a boot bundle)");
     for (const flag of ["initrd", "disk", "cmdline", "arch", "memory", "cpus"]) {
       if (v[flag] !== undefined) fail("E_USAGE", `--${flag} only applies to boot bundles (--kernel)`);
     }
     const input = ctx.positionals[0]!;
-    const payload = await readInput(input, "input");
+    payloadSize = await sizeOf(input, "input");
     const meta = { type: str(v.type), name: str(v.name), version: str(v.version), description: str(v.description) };
-    encoded = await encodeContainer(payload, converterMetadata(meta, basename(input)), options);
+    encoded = await encodeFilesToPng([{ path: input, start: 0, size: payloadSize }], payloadSize, out, converterMetadata(meta, basename(input)), options);
     kind = meta.type ?? "binary";
-    payloadSize = payload.length;
   }
-  await writeFileAtomic(out, encoded.png);
   return { out, encoded, kind, payloadSize };
 }
 
@@ -90,6 +75,7 @@ export const packCommand: Command = {
     description: { type: "string", value: "TEXT", description: "a description for catalogs" },
     grid: { type: "string", value: "G", description: "grid side, a power of two (default: the smallest that fits)" },
     level: { type: "string", value: "0-9", description: "zlib level", default: "6" },
+    threads: { type: "string", value: "N", description: "deflate threads (default: one per core)" },
     kernel: { type: "string", value: "FILE", description: "make a boot bundle with this kernel" },
     initrd: { type: "string", value: "FILE", description: "the bundle's initramfs" },
     disk: { type: "string", value: "FILE", description: "the bundle's disk image (raw or qcow2 without backing file)" },
@@ -102,7 +88,7 @@ export const packCommand: Command = {
     "pixelrts pack vmlinuz -o kernel.rts.png --name kernel --type kernel --version 6.1",
     'pixelrts pack --kernel vmlinuz --initrd initrd.img --cmdline "console=ttyS0" --memory 512M -o demo.rts.png',
   ],
-  notes: "`pack INPUT` writes the same metadata, byte for byte, as the original PixelRTS converter given the same --name/--type/--version/--description.",
+  notes: "Inputs are read from disk in Hilbert order and deflated in parallel bands (bounded memory for any size, up to a PIXELRTS_MAX_GRID grid, default 32768: 4 GiB). `pack INPUT` writes the same metadata, byte for byte, as the original PixelRTS converter given the same --name/--type/--version/--description.",
   async run(ctx) {
     const { out, encoded, kind, payloadSize } = await pack(ctx);
     const summary = { file: out, kind, grid: encoded.gridSize, payload_size: payloadSize, data_hash: encoded.dataHash };

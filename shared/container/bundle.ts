@@ -39,6 +39,23 @@ const SEGMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Lays the segments out (kernel first) and hashes each. */
 export async function layoutBundle(input: BundleInput, sha256: Sha256Fn = webSha256): Promise<BundleLayout> {
+  const placed = placeSegments({ ...input, segments: input.segments.map((s) => ({ name: s.name, type: s.type, size: s.data.length })) });
+  const end = placed.length ? placed[placed.length - 1]!.start + placed[placed.length - 1]!.size : 0;
+  const payload = new Uint8Array(end); // gaps stay zero
+  const out: BundleLayout["segments"] = [];
+  for (let i = 0; i < placed.length; i++) {
+    const s = input.segments[i]!;
+    payload.set(s.data, placed[i]!.start);
+    out.push({ name: s.name, type: s.type, start: placed[i]!.start, size: s.data.length, sha256: await sha256(s.data) });
+  }
+  return { payload, segments: out };
+}
+
+/**
+ * Checks a bundle's segments and boot settings and places the segments (kernel first, starts
+ * 4 KiB-aligned, gaps zero): the layout without the bytes, for encoders that read them from files.
+ */
+export function placeSegments(input: Omit<BundleInput, "segments"> & { segments: { name: string; type: string; size: number }[] }): { name: string; type: string; start: number; size: number }[] {
   const segs = input.segments;
   if (!segs.length || segs[0]!.type !== "kernel") fail("E_USAGE", "a boot bundle needs a kernel, as its first segment");
   const seen = new Set<string>();
@@ -46,27 +63,20 @@ export async function layoutBundle(input: BundleInput, sha256: Sha256Fn = webSha
     if (!SEGMENT_NAME.test(s.name) || s.name === "data") fail("E_USAGE", `segment name ${JSON.stringify(s.name)} is not allowed (letters, digits, . _ -; not "data")`);
     if (seen.has(s.name)) fail("E_USAGE", `segment name ${s.name} is used twice`);
     seen.add(s.name);
-    if (s.data.length === 0) fail("E_USAGE", `segment ${s.name} is empty`);
+    if (s.size === 0) fail("E_USAGE", `segment ${s.name} is empty`);
   }
   // A bundle is never written with boot settings its readers would refuse (boot-settings.ts).
   checkBootObject(input.boot, (field, why) => fail("E_USAGE", `${field} ${why}`));
   let end = 0;
-  const placed = segs.map((s) => {
+  return segs.map((s) => {
     const start = Math.ceil(end / SEGMENT_ALIGN) * SEGMENT_ALIGN;
-    end = start + s.data.length;
-    return { s, start };
+    end = start + s.size;
+    return { name: s.name, type: s.type, start, size: s.size };
   });
-  const payload = new Uint8Array(end); // gaps stay zero
-  const out: BundleLayout["segments"] = [];
-  for (const { s, start } of placed) {
-    payload.set(s.data, start);
-    out.push({ name: s.name, type: s.type, start, size: s.data.length, sha256: await sha256(s.data) });
-  }
-  return { payload, segments: out };
 }
 
 /** The bundle's metadata in the order spec §6.3 fixes. */
-export function bundleMetadata(layout: BundleLayout, input: BundleInput) {
+export function bundleMetadata(layout: Pick<BundleLayout, "segments">, input: Omit<BundleInput, "segments">) {
   return (ctx: MetadataContext): PyDict => {
     const offsets: PyDict = new Map();
     const hashes: PyDict = new Map();

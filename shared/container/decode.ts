@@ -23,7 +23,10 @@ import { CODE, parseMetadataJson, selectMetadata, type SelectedMetadata } from "
 import { checkSignature, type SignatureStatus } from "./signature.js";
 import type { PixelRtsMetadata, PngHeader } from "./types.js";
 
+/** Largest grid the in-memory decoder accepts by default (256 MiB payloads; spec §2.2's minimum). */
 export const DEFAULT_MAX_GRID = 8192;
+/** Largest grid anything here handles (4 GiB payloads); the streaming decoders default to it. */
+export const MAX_GRID_LIMIT = 32768;
 
 export interface DecodeOptions {
   crc32?: Crc32Fn;
@@ -60,11 +63,11 @@ export interface DecodedContainer {
   warnings: string[];
 }
 
-interface Resolved extends SelectedMetadata {
+export interface Resolved extends SelectedMetadata {
   source: "embedded" | "sidecar";
 }
 
-function resolveMetadata(texts: TextChunk[], sidecarJson: string | undefined, warnings: string[]): Resolved | undefined {
+export function resolveMetadata(texts: TextChunk[], sidecarJson: string | undefined, warnings: string[]): Resolved | undefined {
   const embedded = selectMetadata(texts);
   if (sidecarJson === undefined) return embedded && { ...embedded, source: "embedded" };
   const side = parseMetadataJson(sidecarJson, "sidecar metadata");
@@ -91,7 +94,7 @@ function encodingMode(m: PixelRtsMetadata): string {
 }
 
 /** Stored byte count (encoded_size, else data_size), spec §5.1 step 4. */
-function storedLength(m: PixelRtsMetadata): number | undefined {
+export function storedLength(m: PixelRtsMetadata): number | undefined {
   return m.encoded_size ?? m.data_size;
 }
 
@@ -168,7 +171,7 @@ async function decompressPayload(stored: Uint8Array, m: PixelRtsMetadata, zlib: 
 }
 
 /** The chunk stream and what has been collected from it, shared by the decoding steps. */
-class ChunkWalk {
+export class ChunkWalk {
   private readonly text: TextChunks;
   palette: { rgb: Uint8Array; alpha?: Uint8Array } | undefined;
   sawIend = false;
@@ -297,8 +300,12 @@ function storedBytes(meta: Resolved | undefined, ihdr: PngHeader, pixels: Pixels
  * Step 5: integrity, on by default with a distinct error on mismatch; then the signature, which
  * is only judged against the payload's actual SHA-256 (a signed hash of other bytes is invalid).
  */
-async function checkIntegrity(payload: Uint8Array, metadata: PixelRtsMetadata, opts: DecodeOptions): Promise<{ sha256: string; integrity: Integrity; signature: SignatureStatus }> {
-  const sha256 = await (opts.sha256 ?? webSha256)(payload);
+export async function checkIntegrity(payload: Uint8Array, metadata: PixelRtsMetadata, opts: DecodeOptions): Promise<{ sha256: string; integrity: Integrity; signature: SignatureStatus }> {
+  return judgeIntegrity(await (opts.sha256 ?? webSha256)(payload), metadata, opts);
+}
+
+/** Step 5 for a payload hashed elsewhere (the streaming decoders hash what they wrote). */
+export async function judgeIntegrity(sha256: string, metadata: PixelRtsMetadata, opts: Pick<DecodeOptions, "verify" | "trustedKeys">): Promise<{ sha256: string; integrity: Integrity; signature: SignatureStatus }> {
   let integrity: Integrity;
   const expected = metadata.data_hash?.toLowerCase();
   if (expected === undefined) integrity = "unverified";
@@ -350,7 +357,7 @@ export async function decodeContainer(source: ByteSource, opts: DecodeOptions = 
 }
 
 /** Grid side and stored byte count for reading pixels (spec §5.1 steps 3–4), all checks made. */
-function pixelPlan(m: PixelRtsMetadata, ihdr: PngHeader, maxGrid: number): { g: number; n: number } {
+export function pixelPlan(m: PixelRtsMetadata, ihdr: PngHeader, maxGrid: number): { g: number; n: number } {
   const g = checkGrid(ihdr, maxGrid);
   checkEncodingDecodable(m);
   const n = storedLength(m) ?? fail("E_METADATA_INVALID", "metadata has neither data_size nor encoded_size");
