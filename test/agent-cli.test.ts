@@ -150,9 +150,11 @@ describe("pixelrts pull", () => {
     const ev = events(r);
     expect(ev[0]).toMatchObject({ event: "start", size: BODY.length, sha256: SHA, resume_from: 0 });
     expect(ev.filter((e) => e.event === "progress").at(-1)).toMatchObject({ bytes: BODY.length, total: BODY.length });
-    expect(ev.at(-2)).toMatchObject({ event: "verified", sha256: SHA });
+    expect(ev.at(-3)).toMatchObject({ event: "verified", sha256: SHA });
+    // the signature state (signatures: warn, the default): shown, not a refusal
+    expect(ev.at(-2)).toMatchObject({ event: "note", message: "not signed (signatures: warn)" });
     const done = ev.at(-1)!;
-    expect(done).toMatchObject({ event: "done", sha256: SHA, from_cache: false });
+    expect(done).toMatchObject({ event: "done", sha256: SHA, from_cache: false, signature: { policy: "warn", state: "unsigned", keyids: [] } });
     expect(createHash("sha256").update(await readFile(done.path as string)).digest("hex")).toBe(SHA);
   });
 
@@ -161,9 +163,10 @@ describe("pixelrts pull", () => {
     const r = await cli(["pull", "tiny"]);
     expect(r.code).toBe(0);
     const lines = r.stderr.trim().split("\n");
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^pixelrts: tiny: GET .* → 503; retry 1\/3 in /);
     expect(lines[1]).toMatch(/reset or closed early; retry 1\/3/);
+    expect(lines[2]).toBe("pixelrts: tiny: not signed (signatures: warn)");
     expect(r.stdout).toContain(`sha256:${SHA}`);
     expect(r.stdout).not.toMatch(/\r|\x1b/); // no bar when not a terminal
   });
@@ -226,7 +229,8 @@ describe("pixelrts pull", () => {
     expect(view.servers[0]).toMatchObject({ server: "local", status: "stale", error: expect.objectContaining({ code: "E_NETWORK" }) });
     const human = await cli(["catalog"]);
     expect(human.stderr).toMatch(/local: E_NETWORK: .*showing the copy from/);
-    expect(human.stdout).toMatch(/tiny\s+tiny\s+3\.15 MB\s+local\s+cached,verified,stale/);
+    expect(human.stdout).toMatch(/^ID\s+SIZE\s+ARCH\s+TYPE\s+UPDATED\s+SOURCE\s+STATE\s+SIGNED\s+FILE SHA256\n/);
+    expect(human.stdout).toMatch(/\ntiny\s+3\.15 MB\s+\S+\s+\S+\s+\S+( ago)?\s+local\s+cached,verified,stale\s+-\s+[0-9a-f]{12}\n/);
   });
 });
 

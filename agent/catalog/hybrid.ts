@@ -21,6 +21,10 @@ export interface HybridRow {
   pinned: boolean;
   /** The row comes from a saved catalog copy because the server did not answer. */
   stale: boolean;
+  /** When the server says it was published (ISO), or null. */
+  updated_at: string | null;
+  /** The server's summary of the container's signatures (a claim: pulls verify the envelopes). */
+  signatures: { keyid: string; name: string; signed_at: string }[];
 }
 
 export interface ServerStatusRow {
@@ -77,6 +81,8 @@ export function hybridView(input: { catalogs: ServerCatalog[]; cached: CacheEntr
           verified_at: iso(c?.verifiedAt),
           pinned: c?.pinned ?? false,
           stale: cat.stale,
+          updated_at: e.updated_at,
+          signatures: e.signatures ?? [],
         });
       }
     }
@@ -104,6 +110,8 @@ export function hybridView(input: { catalogs: ServerCatalog[]; cached: CacheEntr
         verified_at: iso(c.verifiedAt),
         pinned: c.pinned,
         stale: false,
+        updated_at: snap?.updated_at ?? null,
+        signatures: snap?.signatures ?? [],
       });
     }
   }

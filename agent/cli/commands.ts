@@ -8,6 +8,9 @@ import { cacheCommand } from "../commands/cache.js";
 import { catalogCommand } from "../commands/catalog.js";
 import { pullCommand } from "../commands/pull.js";
 import { serversCommand } from "../commands/servers.js";
+import { keyCommand } from "../commands/key.js";
+import { signCommand, verifyCommand } from "../commands/sign.js";
+import { trustCommand } from "../commands/trust.js";
 
 /** The command table: `pixelrts NAME ...` runs the entry whose name matches. */
-export const COMMANDS: Command[] = [packCommand, inspectCommand, extractCommand, serversCommand, catalogCommand, pullCommand, bootCommand, publishCommand, cacheCommand];
+export const COMMANDS: Command[] = [packCommand, inspectCommand, extractCommand, serversCommand, catalogCommand, pullCommand, bootCommand, publishCommand, cacheCommand, keyCommand, signCommand, verifyCommand, trustCommand];

@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { stat } from "node:fs/promises";
 import { fail } from "../../shared/errors.js";
 import { runWithKvmFallback } from "../boot/kvm-fallback.js";
 import { buildQemuCommand, shellLine, shellQuote, type QemuCommand } from "../boot/qemu-argv.js";
@@ -10,9 +9,8 @@ import type { Command, CommandContext } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
 import { hashFile } from "../cache/index.js";
 import { ensureCached } from "../pull/index.js";
-import type { AgentContext } from "../context.js";
-import { enforce, judge, NOT_CHECKED, type TrustInput, type TrustReport } from "../trust/policy.js";
-import { readEnvelopeFile } from "../trust/envelope-file.js";
+import { checkFileSignature } from "../trust/file.js";
+import type { TrustReport } from "../trust/policy.js";
 import { CACHE_DIR_OPTION, outputPath, reporterFor, secondsFlag, withAgent } from "./common.js";
 
 function looksLikeFile(ref: string): boolean {
@@ -67,7 +65,7 @@ export const bootCommand: Command = {
       if (looksLikeFile(ref)) {
         if (!existsSync(ref)) fail("E_NOT_FOUND", `no such file: ${ref}`);
         pngPath = ref;
-        trust = await checkFile(agent, ref, typeof ctx.values.sig === "string" ? ctx.values.sig : undefined);
+        trust = await checkFileSignature(agent, ref, typeof ctx.values.sig === "string" ? ctx.values.sig : undefined, true);
       } else {
         const report = reporterFor(ctx);
         const fetchIt = () =>
@@ -141,20 +139,4 @@ async function bootFrom(ctx: CommandContext, ref: string, pngPath: string, cache
     warn: (line) => say(`warning: ${line}`),
     interrupted: () => ctx.signal.aborted,
   });
-}
-
-/**
- * A local file's signature (its envelope from --sig, else FILE.sig.json beside it) judged under
- * the global policy; only hashed when there is an envelope to check or signatures are required.
- */
-async function checkFile(agent: AgentContext, file: string, sigFile: string | undefined): Promise<TrustReport> {
-  const input: TrustInput = { policy: agent.settings.signatures };
-  if (input.policy === "off") return NOT_CHECKED(input.policy);
-  const path = sigFile ?? `${file.replace(/\.rts\.png$/i, "")}.sig.json`;
-  const envelopes = await readEnvelopeFile(path, sigFile !== undefined);
-  if (envelopes.length === 0 && input.policy !== "require") return { policy: input.policy, state: "unsigned", keyids: [], line: "not signed (signatures: warn)" };
-  const [{ hex }, { size }] = await Promise.all([hashFile(file), stat(file)]);
-  const { summary, report } = await judge(agent.paths.configDir, envelopes, { sha256: hex, size }, input);
-  await enforce(agent.paths.configDir, file, summary, input);
-  return report;
 }

@@ -1,7 +1,9 @@
 import { createInterface } from "node:readline/promises";
 import { fail, PixelRtsError } from "../../shared/errors.js";
 import type { Command, CommandContext } from "../cli/command.js";
+import { snakeKeys } from "../cli/json-keys.js";
 import { safeText } from "../cli/terminal.js";
+import { signedLabeller } from "../trust/label.js";
 import { clear, gc, verify, type CacheEntry } from "../cache/index.js";
 import { parseBytes } from "../config/settings.js";
 import type { AgentContext } from "../context.js";
@@ -45,16 +47,27 @@ async function ls(ctx: CommandContext, agent: AgentContext): Promise<void> {
   const inUse = await agent.cache.inUse();
   const total = entries.reduce((n, e) => n + e.size, 0);
   if (ctx.json) {
-    ctx.out(JSON.stringify({ dir: agent.cache.root, total_bytes: total, budget_bytes: agent.settings.cacheMaxBytes, entries: entries.map((e) => ({ ...e, in_use: inUse.has(e.sha256), path: agent.cache.blobPath(e.sha256) })) }));
+    const labeller = await signedLabeller(agent.paths.configDir, agent.cache.layout);
+    const rows = [];
+    for (const e of entries) {
+      const { entry, ...record } = e;
+      const src = e.sources[e.sources.length - 1];
+      const signed = await labeller.label({ sha256: e.sha256, size: e.size, server: src?.server ?? null, name: src?.name ?? "", cached: true, signatures: [] });
+      rows.push({ ...(snakeKeys(record) as object), in_use: inUse.has(e.sha256), path: agent.cache.blobPath(e.sha256), signed, ...(entry ? { entry } : {}) });
+    }
+    ctx.out(JSON.stringify({ dir: agent.cache.root, total_bytes: total, budget_bytes: agent.settings.cacheMaxBytes, entries: rows }));
     return;
   }
   if (entries.length === 0) {
     ctx.err(`the cache is empty (${agent.cache.root})`);
     return;
   }
+  const labeller = await signedLabeller(agent.paths.configDir, agent.cache.layout);
+  const signed = new Map<string, string>();
+  for (const e of entries) signed.set(e.sha256, await labeller.label({ sha256: e.sha256, size: e.size, server: e.sources[e.sources.length - 1]?.server ?? null, name: "", cached: true, signatures: [] }));
   const lines = table([
-    ["SHA256", "SIZE", "LAST USED", "FLAGS", "SOURCE"],
-    ...entries.map((e) => [e.sha256.slice(0, 12), formatBytes(e.size), ago(e.lastAccess), [e.pinned ? "pinned" : "", inUse.has(e.sha256) ? "in-use" : ""].filter(Boolean).join(",") || "-", sourceLabel(e)]),
+    ["FILE SHA256", "SIZE", "LAST USED", "FLAGS", "SIGNED", "SOURCE"],
+    ...entries.map((e) => [e.sha256.slice(0, 12), formatBytes(e.size), ago(e.lastAccess), [e.pinned ? "pinned" : "", inUse.has(e.sha256) ? "in-use" : ""].filter(Boolean).join(",") || "-", signed.get(e.sha256)!, sourceLabel(e)]),
   ]);
   for (const l of lines) ctx.out(l);
   ctx.out(`${entries.length} item(s), ${formatBytes(total)} of ${formatBytes(agent.settings.cacheMaxBytes)} budget, in ${agent.cache.root}`);
@@ -62,7 +75,7 @@ async function ls(ctx: CommandContext, agent: AgentContext): Promise<void> {
 
 async function runVerify(ctx: CommandContext, agent: AgentContext): Promise<number> {
   const rep = await verify(agent.cache);
-  if (ctx.json) ctx.out(JSON.stringify(rep));
+  if (ctx.json) ctx.out(JSON.stringify(snakeKeys(rep)));
   else {
     for (const r of rep.removed) ctx.out(`removed ${r.sha256.slice(0, 12)} (${formatBytes(r.size)}): ${safeText(r.reason)}`);
     for (const a of rep.adopted) ctx.out(`re-recorded ${a.slice(0, 12)}: bytes OK, index record was missing or damaged`);
@@ -76,7 +89,7 @@ async function runGc(ctx: CommandContext, agent: AgentContext): Promise<void> {
   const budget = typeof mb === "string" ? parseBytesFlag(mb) : agent.settings.cacheMaxBytes;
   const rep = await gc(agent.cache, budget);
   if (ctx.json) {
-    ctx.out(JSON.stringify(rep));
+    ctx.out(JSON.stringify(snakeKeys(rep)));
     return;
   }
   for (const s of rep.steps) ctx.out(`${s.step.padEnd(12)} removed ${s.removed}, freed ${formatBytes(s.freedBytes)}`);
@@ -108,7 +121,7 @@ async function runClear(ctx: CommandContext, agent: AgentContext): Promise<void>
     }
   }
   const rep = await clear(agent.cache);
-  if (ctx.json) ctx.out(JSON.stringify(rep));
+  if (ctx.json) ctx.out(JSON.stringify(snakeKeys(rep)));
   else ctx.out(`removed ${rep.removed} item(s), freed ${formatBytes(rep.freedBytes)}${rep.skippedInUse.length ? `; ${rep.skippedInUse.length} in use, kept` : ""}`);
 }
 
@@ -128,5 +141,6 @@ async function removeOne(ctx: CommandContext, agent: AgentContext, ref: string):
 
 async function pin(ctx: CommandContext, agent: AgentContext, ref: string, pinned: boolean): Promise<void> {
   const e = await agent.cache.setPinned((await cachedOne(agent, ref)).sha256, pinned);
-  ctx.out(ctx.json ? JSON.stringify(e) : `${pinned ? "pinned" : "unpinned"} ${e.sha256.slice(0, 12)} (${safeText(sourceLabel(e))})`);
+  const { entry: _, ...record } = e;
+  ctx.out(ctx.json ? JSON.stringify(snakeKeys(record)) : `${pinned ? "pinned" : "unpinned"} ${e.sha256.slice(0, 12)} (${safeText(sourceLabel(e))})`);
 }

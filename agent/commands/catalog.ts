@@ -1,7 +1,8 @@
 import { fail } from "../../shared/errors.js";
 import type { Command } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
-import { hybridView, loadCatalogs, type ServerCatalog } from "../catalog/index.js";
+import { hybridView, loadCatalogs, type HybridRow, type ServerCatalog } from "../catalog/index.js";
+import { signedLabeller } from "../trust/label.js";
 import { formatBytes } from "../progress/index.js";
 import { ago, CACHE_DIR_OPTION, table, withAgent } from "./common.js";
 
@@ -14,6 +15,7 @@ export const catalogCommand: Command = {
     server: { type: "string", value: "NAME", description: "only this configured server" },
     federated: { type: "boolean", description: "also list the catalogs each server aggregates (its /api/v1/remote/catalog)" },
     offline: { type: "boolean", description: "no requests: the saved copies of server catalogs, and the cache" },
+    refresh: { type: "boolean", description: "ask every server again now (default: a copy younger than 60 s answers)" },
     ...CACHE_DIR_OPTION,
   },
   examples: ["pixelrts catalog                  # every server and the cache", "pixelrts catalog debian --source servers", "pixelrts catalog --federated --json"],
@@ -28,13 +30,16 @@ export const catalogCommand: Command = {
       const catalogs: ServerCatalog[] =
         source === "cache"
           ? []
-          : await loadCatalogs(agent, { ...(server ? { only: server } : {}), federated: Boolean(ctx.values.federated), offline: Boolean(ctx.values.offline), signal: ctx.signal });
+          : await loadCatalogs(agent, { ...(server ? { only: server } : {}), federated: Boolean(ctx.values.federated), offline: Boolean(ctx.values.offline), ...(ctx.values.refresh ? { freshMs: 0 } : {}), signal: ctx.signal });
       const cached = await agent.cache.list();
       const view = hybridView({ catalogs, cached, source, filter: query ? { q: query } : {} });
       // Every server failed and none had a saved copy: the network exit status, whatever the cache showed.
       const failed = catalogs.length > 0 && view.servers.every((s) => s.status === "error") ? 4 : 0;
+      const labeller = await signedLabeller(agent.paths.configDir, agent.cache.layout);
+      const rows: (HybridRow & { signed: string })[] = [];
+      for (const r of view.rows) rows.push({ ...r, signed: await labeller.label(r) });
       if (ctx.json) {
-        ctx.out(JSON.stringify(view));
+        ctx.out(JSON.stringify({ ...view, rows }));
         return failed;
       }
       for (const s of view.servers) {
@@ -46,10 +51,13 @@ export const catalogCommand: Command = {
         ctx.err(query ? `nothing matches '${safeText(query)}'` : source === "cache" ? "the cache is empty" : "no containers found");
         return failed;
       }
-      const state = (r: (typeof view.rows)[number]) => [r.cached ? (r.verified ? "cached,verified" : "cached") : "", r.pinned ? "pinned" : "", r.stale ? "stale" : ""].filter(Boolean).join(",") || "-";
+      const state = (r: (typeof rows)[number]) => [r.cached ? (r.verified ? "cached,verified" : "cached") : "", r.pinned ? "pinned" : "", r.stale ? "stale" : ""].filter(Boolean).join(",") || "-";
+      // NAME only when some row's name differs from its id (it usually is the id).
+      const names = rows.some((r) => r.name !== r.id);
+      const updated = (iso: string | null) => (iso && !Number.isNaN(Date.parse(iso)) ? ago(Date.parse(iso)) : "-");
       const lines = table([
-        ["ID", "NAME", "SIZE", "SOURCE", "STATE", "SHA256"],
-        ...view.rows.map((r) => [r.id, r.name, formatBytes(r.size), r.source, state(r), r.sha256 ? r.sha256.slice(0, 12) : "(none)"]),
+        ["ID", ...(names ? ["NAME"] : []), "SIZE", "ARCH", "TYPE", "UPDATED", "SOURCE", "STATE", "SIGNED", "FILE SHA256"],
+        ...rows.map((r) => [r.id, ...(names ? [r.name] : []), formatBytes(r.size), r.architecture ?? "-", r.type ?? "-", updated(r.updated_at), r.source, state(r), r.signed, r.sha256 ? r.sha256.slice(0, 12) : "(none)"]),
       ]);
       for (const l of lines) ctx.out(l);
       return failed;

@@ -2,7 +2,10 @@ import type { CommandContext, OptionSpec } from "../cli/command.js";
 import { chmod, copyFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fail } from "../../shared/errors.js";
+import { existsSync } from "node:fs";
 import { ioError, tempNameFor } from "../fsutil/index.js";
+import { ensureCached } from "../pull/index.js";
+import type { TrustReport } from "../trust/policy.js";
 import { safeText } from "../cli/terminal.js";
 import { openAgent, type AgentContext } from "../context.js";
 import { createReporter, type Reporter } from "../progress/index.js";
@@ -41,6 +44,31 @@ export async function copyOut(from: string, to: string): Promise<void> {
   } catch (e) {
     await rm(tmp, { force: true });
     throw ioError(e, `cannot write ${to}`);
+  }
+}
+
+/** What a command that reads a container works on: a local file, or a cached (pulled if needed) one. */
+export interface ContainerSource {
+  path: string;
+  /** Set when it came through the cache (it is then verified, and its signatures were judged). */
+  cached?: { sha256: string; trust: TrustReport };
+}
+
+/**
+ * FILE, or any ref `pull` takes (catalog id or name, sha256:HEX or a unique prefix of 8+ hex
+ * digits, URL): an existing path wins; otherwise the cache answers, fetching when needed.
+ */
+export async function containerSource(ctx: CommandContext, agent: AgentContext, ref: string): Promise<ContainerSource> {
+  if (existsSync(ref) || ref.endsWith(".png")) return { path: ref };
+  const report = reporterFor(ctx);
+  try {
+    const hits = await agent.cache.resolve(ref);
+    const ensureRef = hits.length === 1 ? `sha256:${hits[0]!.sha256}` : ref;
+    const r = await ensureCached(agent, ensureRef, { emit: report, signal: ctx.signal });
+    if (r.note) report({ event: "note", ref, message: r.note });
+    return { path: r.path, cached: { sha256: r.sha256, trust: r.trust } };
+  } finally {
+    report.close();
   }
 }
 

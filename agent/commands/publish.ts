@@ -3,7 +3,10 @@ import { fail } from "../../shared/errors.js";
 import type { Command } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
 import { retryPolicyFrom } from "../config/settings.js";
+import { forgetSavedCatalogs } from "../catalog/saved.js";
 import { publishContainer } from "../publish/publish.js";
+import { Keyring } from "../trust/keyring.js";
+import { signSubject, type FileSubject } from "../trust/sign.js";
 import { CACHE_DIR_OPTION, withAgent } from "./common.js";
 
 /** The publish token: --token-file, else PIXELRTS_TOKEN (never a plain flag: it would show in `ps`). */
@@ -32,14 +35,16 @@ export const publishCommand: Command = {
     arch: { type: "string", value: "ARCH", description: "catalog field (default: from the metadata)" },
     "kernel-version": { type: "string", value: "VERSION", description: "catalog field (default: from the metadata)" },
     "no-thumbnail": { type: "boolean", description: "do not upload a thumbnail" },
+    sign: { type: "string", value: "KEY", description: "sign what is published with this key (`pixelrts key ls`): the envelope goes with the upload" },
     ...CACHE_DIR_OPTION,
   },
-  examples: ["PIXELRTS_TOKEN=dev-token pixelrts publish demo.rts.png --server local", "pixelrts publish big.rts.png --server edge --token-file ~/.config/pixelrts/token"],
+  examples: ["PIXELRTS_TOKEN=dev-token pixelrts publish demo.rts.png --server local", "pixelrts publish demo.rts.png --server edge --sign release", "pixelrts publish big.rts.png --server edge --token-file ~/.config/pixelrts/token"],
   notes: "The file is decoded and checked before upload; containers over 95 MB go through multipart upload automatically.",
   async run(ctx) {
     const file = ctx.positionals[0] ?? fail("E_USAGE", "publish needs a FILE");
     const token = publishToken(ctx.values["token-file"] as string | undefined);
     return withAgent(ctx, async (agent) => {
+      const key = typeof ctx.values.sign === "string" ? await new Keyring(agent.paths.configDir).load(ctx.values.sign) : undefined;
       const serverRef =
         (ctx.values.server as string | undefined) ??
         (await agent.servers.defaultServer())?.name ??
@@ -54,12 +59,16 @@ export const publishCommand: Command = {
         ...(ctx.values.arch ? { arch: ctx.values.arch as string } : {}),
         ...(ctx.values["kernel-version"] ? { kernelVersion: ctx.values["kernel-version"] as string } : {}),
         retry: retryPolicyFrom(agent.settings),
+        ...(key ? { sign: async (subject: FileSubject) => (await signSubject(subject, key)).envelope } : {}),
         onRetry: (ev) => ctx.err(`retry ${ev.attempt}/${ev.of} in ${(ev.delayMs / 1000).toFixed(1)} s: ${safeText(ev.reason)}`),
         onStep: (step) => !ctx.json && ctx.verbose && ctx.err(safeText(step)),
         signal: ctx.signal,
       });
-      if (ctx.json) ctx.out(JSON.stringify({ event: "published", name: r.name, sha256: r.sha256, size: r.size, catalog_url: r.catalogUrl, deduplicated: Boolean(r.entry.deduplicated), multipart: r.multipart, thumbnail: r.thumbnail }));
-      else ctx.out(`published ${safeText(file)} as ${safeText(r.name)} (${r.size} bytes, sha256 ${safeText(r.sha256)}${r.entry.deduplicated ? ", already stored" : ""}): ${safeText(r.catalogUrl)}`);
+      // The server's saved catalog copy is out of date now: the next `catalog`/`pull` asks again.
+      await forgetSavedCatalogs(agent, serverUrl);
+      const signed = key ? { keyid: key.key.keyid, key_name: key.name } : null;
+      if (ctx.json) ctx.out(JSON.stringify({ event: "published", name: r.name, sha256: r.sha256, size: r.size, catalog_url: r.catalogUrl, deduplicated: Boolean(r.entry.deduplicated), multipart: r.multipart, thumbnail: r.thumbnail, signed }));
+      else ctx.out(`published ${safeText(file)} as ${safeText(r.name)} (${r.size} bytes, file sha256 ${safeText(r.sha256)}${r.entry.deduplicated ? ", already stored" : ""}${key ? `, signed by ${key.name} ${key.key.keyid}` : ""}): ${safeText(r.catalogUrl)}`);
     });
   },
 };

@@ -1,12 +1,13 @@
 import { isPixelRtsError } from "../../shared/errors.js";
 import type { Command, CommandContext } from "../cli/command.js";
+import { snakeKeys } from "../cli/json-keys.js";
 import { safeText } from "../cli/terminal.js";
 import type { ServerConfig } from "../config/servers.js";
 import type { AgentContext } from "../context.js";
 import { getJson } from "../http/json.js";
 import { table, withAgent } from "./common.js";
 
-const one = (ctx: CommandContext, s: ServerConfig, verb: string): void => ctx.out(ctx.json ? JSON.stringify(s) : `${verb} ${s.name} ${s.url}${s.default ? " (default)" : ""}`);
+const one = (ctx: CommandContext, s: ServerConfig, verb: string): void => ctx.out(ctx.json ? JSON.stringify(snakeKeys(s)) : `${verb} ${s.name} ${s.url}${s.default ? " (default)" : ""}`);
 
 /** Does the server answer its health route? A warning, never a refusal: it may just be down now. */
 async function checkHealth(ctx: CommandContext, agent: AgentContext, url: string): Promise<void> {
@@ -26,11 +27,17 @@ const add: Command = {
     name: { type: "string", value: "NAME", description: "a short handle for --server (default: from the host name)" },
     color: { type: "string", value: "#rrggbb", description: "the colour UIs tag its entries with" },
     "no-check": { type: "boolean", description: "do not check that the server answers /api/v1/health" },
+    signatures: { type: "string", value: "POLICY", description: "this server's signature policy: off, warn or require (default: the global one; only ever stricter)" },
   },
-  examples: ["pixelrts servers add http://127.0.0.1:8787 --name local", "pixelrts servers add https://pixelrts-edge.example.workers.dev --name edge --color '#e4572e'"],
+  examples: ["pixelrts servers add http://127.0.0.1:8787 --name local", "pixelrts servers add https://images.example.net --name vendor --signatures require", "pixelrts servers add https://pixelrts-edge.example.workers.dev --name edge --color '#e4572e'"],
   async run(ctx) {
     return withAgent(ctx, async (agent) => {
-      const s = await agent.servers.add({ url: ctx.positionals[0]!, ...(typeof ctx.values.name === "string" ? { name: ctx.values.name } : {}), ...(typeof ctx.values.color === "string" ? { color: ctx.values.color } : {}) });
+      const s = await agent.servers.add({
+        url: ctx.positionals[0]!,
+        ...(typeof ctx.values.name === "string" ? { name: ctx.values.name } : {}),
+        ...(typeof ctx.values.color === "string" ? { color: ctx.values.color } : {}),
+        ...(typeof ctx.values.signatures === "string" ? { signatures: ctx.values.signatures } : {}),
+      });
       if (!ctx.values["no-check"]) await checkHealth(ctx, agent, s.url);
       one(ctx, s, "added");
     });
@@ -78,9 +85,9 @@ const ls: Command = {
   async run(ctx) {
     return withAgent(ctx, async (agent) => {
       const all = await agent.servers.list();
-      if (ctx.json) ctx.out(JSON.stringify(all.map((s) => ({ name: s.name, url: s.url, color: s.color ?? null, default: Boolean(s.default), added_at: s.addedAt ?? null }))));
+      if (ctx.json) ctx.out(JSON.stringify(all.map((s) => ({ name: s.name, url: s.url, color: s.color ?? null, default: Boolean(s.default), signatures: s.signatures ?? null, added_at: s.addedAt ?? null }))));
       else if (all.length === 0) ctx.err("no servers configured; add one with 'pixelrts servers add URL'");
-      else for (const line of table([["NAME", "URL", "COLOR", "DEFAULT"], ...all.map((s) => [s.name, s.url, s.color ?? "", s.default ? "yes" : ""])])) ctx.out(line);
+      else for (const line of table([["NAME", "URL", "COLOR", "DEFAULT", "SIGNATURES"], ...all.map((s) => [s.name, s.url, s.color ?? "", s.default ? "yes" : "", s.signatures ?? ""])])) ctx.out(line);
     });
   },
 };

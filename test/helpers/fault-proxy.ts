@@ -39,7 +39,8 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-const isContainerGet = (method: string | undefined, url: string | undefined) => method === "GET" && /^\/(api\/v1\/containers\/[^/]+$|blobs\/sha256\/|api\/v1\/catalog\/[^/]+\/data$|api\/container\/)/.test((url ?? "").split("?")[0]!);
+/** A GET of container bytes (not of a catalog or a signature list): the requests faults apply to. */
+const isContainerGet = (method: string | undefined, url: string | undefined) => method === "GET" && /^\/(api\/v1\/containers\/[^/]+$|blobs\/sha256\/[0-9a-f]{64}$|api\/v1\/catalog\/[^/]+\/data$|api\/container\/[^/]+\/download$)/.test((url ?? "").split("?")[0]!);
 
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
