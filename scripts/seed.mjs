@@ -64,9 +64,14 @@ function linuxDemo(log) {
   };
 }
 
-export async function seed({ url = "http://127.0.0.1:8787", token = "dev-token", force = false, linux = true, log = console.log } = {}) {
+/**
+ * `sign`: { configDir, key } publishes with `--sign key` (the key lives in that config dir), and
+ * also republishes demos that are there but unsigned (the bytes are deduplicated: only the
+ * signature is new).
+ */
+export async function seed({ url = "http://127.0.0.1:8787", token = "dev-token", force = false, linux = true, sign, log = console.log } = {}) {
   const catalog = await (await fetch(`${url}/api/v1/catalog?thumbnails=0`)).json();
-  const have = new Set(catalog.entries.map((e) => e.name));
+  const have = new Set(catalog.entries.filter((e) => !sign || (e.signatures ?? []).length > 0).map((e) => e.name));
   if (!existsSync(join(root, "dist/pixelrts.mjs"))) execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" });
   const wanted = DEMOS.filter((d) => force || !have.has(d.name));
   if (linux && (force || !have.has("demo-linux"))) {
@@ -85,9 +90,11 @@ export async function seed({ url = "http://127.0.0.1:8787", token = "dev-token",
       for (const [file, data] of Object.entries(demo.files)) await writeFile(join(dir, file), data);
       const out = join(dir, `${demo.name}.rts.png`);
       execFileSync(process.execPath, [CLI, "pack", ...demo.pack(dir), "-o", out], { env, stdio: ["ignore", "ignore", "inherit"] });
-      const r = JSON.parse(execFileSync(process.execPath, [CLI, "publish", out, "--server", url, "--name", demo.name, "--json", ...demo.publish], { env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
+      const signArgs = sign ? ["--sign", sign.key] : [];
+      const publishEnv = sign ? { ...env, PIXELRTS_CONFIG_DIR: sign.configDir } : env;
+      const r = JSON.parse(execFileSync(process.execPath, [CLI, "publish", out, "--server", url, "--name", demo.name, "--json", ...signArgs, ...demo.publish], { env: publishEnv, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
       published.push({ name: demo.name, size: r.size, sha256: r.sha256 });
-      log(`seed: published ${demo.name} (${r.size} bytes, sha256 ${r.sha256.slice(0, 12)}…)`);
+      log(`seed: published ${demo.name} (${r.size} bytes, file sha256 ${r.sha256.slice(0, 12)}…${sign ? `, signed by ${sign.key}` : ""})`);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
