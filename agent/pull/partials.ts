@@ -9,7 +9,7 @@
  * - release (after the download): bytes left over go back to rest when the lock is still ours,
  *   else they are dropped (whoever took over copied them already).
  */
-import { copyFile, readdir, rename, rm, stat } from "node:fs/promises";
+import { copyFile, readdir, rename, rm, stat, statfs } from "node:fs/promises";
 import type { CacheLayout } from "../cache/layout.js";
 import { tokenOwnerIsGone, type LockInfo } from "../cache/lock.js";
 import { ioError, isErrno } from "../fsutil/index.js";
@@ -44,6 +44,11 @@ async function candidates(layout: CacheLayout, key: string, token: string): Prom
   return out.sort((a, b) => b.size - a.size || Number(b.idle) - Number(a.idle));
 }
 
+async function freeBytes(dir: string): Promise<number> {
+  const fs = await statfs(dir).catch(() => undefined);
+  return fs ? fs.bavail * fs.bsize : Infinity;
+}
+
 async function moveOrCopy(from: string, to: string, move: boolean): Promise<void> {
   try {
     if (move) await rename(from, to);
@@ -57,7 +62,9 @@ async function moveOrCopy(from: string, to: string, move: boolean): Promise<void
 export async function claimPartial(layout: CacheLayout, key: string, token: string): Promise<PartialPaths> {
   const mine = layout.work(key, token);
   const [best, ...rest] = await candidates(layout, key, token);
-  if (best) {
+  // A copy (the other holder may still be alive) needs room for a second copy of its bytes: when
+  // the disk has none, this download starts from byte 0 instead of filling the disk.
+  if (best && (best.idle || (await freeBytes(layout.partialDir)) > best.size * 2)) {
     // validators first: a data file without them is dropped as unresumable, never trusted
     await moveOrCopy(best.meta, mine.meta, best.idle);
     await moveOrCopy(best.data, mine.data, best.idle);
