@@ -213,8 +213,6 @@ export class HilbertRows {
   private moveSquares(s: number, side: number, strip: Uint32Array, sq: Uint32Array, count: number, scatter: boolean): void {
     const { g, block: b } = this;
     const area = side * side;
-    const span = b * b;
-    this.inverse ??= this.buildInverse();
     if (!scatter) strip.fill(0);
     for (let k = 0; k < side / b; k++) {
       const by = (s * side) / b + k;
@@ -223,12 +221,21 @@ export class HilbertRows {
       for (let bx = 0; bx < g / b; bx++) {
         const base = this.blockBase[bx]!;
         if (base >= count) continue;
-        const inv = this.inverse[this.blockState[bx]!]!;
-        const src = rowOff + bx * b;
+        // Row by row through the block: strip accesses run along rows, the square's stay inside
+        // one block's B² words (16 KiB), so both sides stay in cache.
+        const table = this.tables[this.blockState[bx]!]!;
         const dst = Math.floor((bx * b) / side) * area + (base % area);
-        const n = Math.min(span, count - base);
-        if (scatter) for (let i = 0; i < n; i++) sq[dst + i] = strip[src + inv[i]!]!;
-        else for (let i = 0; i < n; i++) strip[src + inv[i]!] = sq[dst + i]!;
+        const full = base + b * b <= count;
+        const limit = count - base;
+        for (let ly = 0; ly < b; ly++) {
+          const src = rowOff + ly * g + bx * b;
+          const t = ly * b;
+          if (scatter) {
+            if (full) for (let lx = 0; lx < b; lx++) sq[dst + table[t + lx]!] = strip[src + lx]!;
+            else for (let lx = 0; lx < b; lx++) { const d = table[t + lx]!; if (d < limit) sq[dst + d] = strip[src + lx]!; }
+          } else if (full) for (let lx = 0; lx < b; lx++) strip[src + lx] = sq[dst + table[t + lx]!]!;
+          else for (let lx = 0; lx < b; lx++) { const d = table[t + lx]!; if (d < limit) strip[src + lx] = sq[dst + d]!; }
+        }
       }
     }
   }

@@ -13,6 +13,7 @@
  */
 import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ByteSource } from "../../shared/bytes.js";
@@ -133,9 +134,13 @@ class RegionSink {
     return parts;
   }
 
+  /** Flushes every file to disk (run beside the hashing: that reads the page cache, this writes it out). */
+  async sync(): Promise<void> {
+    await Promise.all([...this.targets, ...(this.rest ? [this.rest] : [])].map((t) => t.fh?.sync()));
+  }
+
   async close(): Promise<void> {
     for (const t of [...this.targets, ...(this.rest ? [this.rest] : [])]) {
-      await t.fh?.sync();
       await t.fh?.close();
       t.fh = undefined;
     }
@@ -173,12 +178,8 @@ export async function decodeToFiles(
   let decoded: StreamDecoded;
   try {
     decoded = await decodeToSink(sourceOf(input), sink, { ...NODE_CODEC, maxGrid: maxGridFromEnv(), ...opts, sidecarJson: sidecar?.json });
-    await sink.close();
-    if (sink.rest && decoded.size < sink.size) {
-      // Metadata after the image data: the whole grid was written; keep the stored bytes.
-      const fh = await open(sink.rest.path, "r+");
-      await fh.truncate(decoded.size).finally(() => fh.close());
-    }
+    // Metadata after the image data: the whole grid was written; keep the stored bytes.
+    if (sink.rest && decoded.size < sink.size) await sink.rest.fh!.truncate(decoded.size);
   } catch (e) {
     await sink.abort();
     throw e;
@@ -186,7 +187,8 @@ export async function decodeToFiles(
   try {
     const regions = sink.targets.map((t, i) => ({ t, i }));
     const lists = [sink.payloadParts(decoded.size), ...regions.map(({ t }) => [{ path: t.path, start: 0, length: t.end - t.start }])];
-    const [sha256, ...regionHashes] = regions.length === 0 || (regions.length === 1 && !sink.rest) ? await oneHash(lists) : await hashParts(lists);
+    const [[sha256, ...regionHashes]] = await Promise.all([regions.length === 0 || (regions.length === 1 && !sink.rest) ? oneHash(lists) : hashParts(lists), sink.sync()]);
+    await sink.close();
     const verdict = await judgeIntegrity(sha256!, decoded.metadata, { verify: opts.verify, trustedKeys });
     const chosen = sink.regions;
     const out: DecodedToFiles["regions"] = [];
@@ -254,4 +256,18 @@ async function inMemory(input: string, out: string, opts: DecodeToFilesOptions):
     warnings: d.warnings,
     inMemory: true,
   };
+}
+
+/**
+ * Decodes `input` fully and checks data_hash (and a signature) without keeping the payload: it
+ * goes through a scratch file in `scratchDir` (default: the OS temp dir), removed at the end.
+ * For publish: a damaged container is never uploaded, whatever its size.
+ */
+export async function verifyContainerFile(input: string, opts: DecodeToFilesOptions & { scratchDir?: string } = {}): Promise<DecodedToFiles> {
+  const head = await readHead(input);
+  if (needsInMemoryDecode(head.metadata)) {
+    const d = await decodeFile(input, { sidecar: false, maxGrid: opts.maxGrid ?? maxGridFromEnv() });
+    return { ...d, metadataSource: d.metadataSource === "none" ? "embedded" : d.metadataSource, size: d.payload.length, regions: [], inMemory: true };
+  }
+  return decodeToFiles(input, () => ({ regions: [], paths: [] }), opts.scratchDir ?? tmpdir(), { sidecar: false, ...opts });
 }

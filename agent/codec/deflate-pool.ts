@@ -57,7 +57,7 @@ export class DeflatePool {
 
   constructor(readonly level: number, readonly threads = Math.max(1, availableParallelism())) {
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(WORKER, { eval: true });
+      const w = new Worker(WORKER, { eval: true, execArgv: [] }); // CommonJS text whatever flags the parent had
       w.on("message", (m: { id: number; out: ArrayBuffer; adler: number; length: number; input: ArrayBuffer }) => {
         const p = this.pending.get(m.id)!;
         this.pending.delete(m.id);

@@ -70,7 +70,7 @@ async function hashInline(parts: HashPart[]): Promise<string> {
 
 function hashInWorker(parts: HashPart[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER, { eval: true, workerData: { parts } });
+    const w = new Worker(WORKER, { eval: true, execArgv: [], workerData: { parts } });
     let done = false;
     w.once("message", (m: { hex: string }) => {
       done = true;

@@ -4,12 +4,13 @@
  * or, above the single-request limit, as a multipart upload; then a thumbnail.
  */
 import { createReadStream } from "node:fs";
-import { open } from "node:fs/promises";
 import { basename } from "node:path";
 import { request, type Dispatcher } from "undici";
 import type { CatalogEntry } from "../../shared/catalog.js";
 import { fail, PixelRtsError } from "../../shared/errors.js";
-import { decodeFile, readHead } from "../codec/files.js";
+import { verifyContainerFile } from "../codec/decode-file.js";
+import { readHead } from "../codec/files.js";
+import { uploadMultipart } from "./multipart.js";
 import type { DsseEnvelope } from "../../shared/trust/dsse.js";
 import { readText } from "../http/body.js";
 import { USER_AGENT } from "../http/client.js";
@@ -40,6 +41,12 @@ export interface PublishOptions {
   sign?: (subject: FileSubject) => Promise<DsseEnvelope>;
   onRetry?: (ev: RetryEvent) => void;
   onStep?: (step: string) => void;
+  /** Bytes of the container sent so far (multipart: all parts together; a retried part counts again from 0). */
+  onProgress?: (sent: number, total: number) => void;
+  /** Multipart parts sent at once (default 4). */
+  partConcurrency?: number;
+  /** Where an interrupted multipart upload is remembered for resuming (default: the OS temp dir). */
+  resumeDir?: string;
   signal?: AbortSignal;
 }
 
@@ -62,14 +69,14 @@ export function publishName(file: string, explicit?: string): string {
   return name;
 }
 
-interface Call {
+export interface Call {
   method: "GET" | "PUT" | "POST" | "DELETE";
   url: string;
   headers: Record<string, string>;
   body?: () => NodeJS.ReadableStream | Buffer | string;
 }
 
-async function send<T>(http: Dispatcher, opts: PublishOptions, call: Call): Promise<T> {
+export async function send<T>(http: Dispatcher, opts: PublishOptions, call: Call): Promise<T> {
   return withRetry(async () => {
     const res = await request(call.url, {
       dispatcher: http,
@@ -110,22 +117,11 @@ function catalogHeaders(opts: PublishOptions): Record<string, string> {
   return h;
 }
 
-async function readRange(file: string, start: number, length: number): Promise<Buffer> {
-  const fh = await open(file, "r");
-  try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await fh.read(buf, 0, length, start);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
 export async function publishContainer(http: Dispatcher, file: string, opts: PublishOptions): Promise<PublishResult> {
   const step = opts.onStep ?? (() => {});
   const name = publishName(file, opts.name);
   step(`checking ${file}`);
-  const decoded = await decodeFile(file, { sidecar: false });
+  const decoded = await verifyContainerFile(file);
   if (decoded.integrity !== "verified") fail("E_NOT_VERIFIABLE", `${file} has no data_hash, so nobody could verify its payload: repack it with pixelrts pack`);
   // Check the token before streaming megabytes: a refusal mid-body reaches us only as a reset.
   await send(http, opts, { method: "GET", url: `${opts.serverUrl.replace(/\/+$/, "")}/api/v1/publish/auth`, headers: {} });
@@ -142,7 +138,8 @@ export async function publishContainer(http: Dispatcher, file: string, opts: Pub
     step(`uploading ${size} bytes`);
     entry = await send(http, opts, { method: "PUT", url: base, headers: { ...common, "content-type": "image/png", "content-length": String(size) }, body: () => createReadStream(file) });
   } else {
-    entry = await uploadMultipart(http, file, size, base, common, opts, step);
+    const head = await readHead(file);
+    entry = await uploadMultipart(http, file, size, head.headLength, base, common, opts, step);
   }
   let thumbnail = false;
   if (opts.thumbnail !== false) {
@@ -152,39 +149,4 @@ export async function publishContainer(http: Dispatcher, file: string, opts: Pub
     thumbnail = true;
   }
   return { name, sha256, size, entry, catalogUrl: `${opts.serverUrl.replace(/\/+$/, "")}/api/v1/catalog/${encodeURIComponent(name)}`, thumbnail, multipart, ...(signature ? { signature } : {}) };
-}
-
-async function uploadMultipart(http: Dispatcher, file: string, size: number, base: string, common: Record<string, string>, opts: PublishOptions, step: (s: string) => void): Promise<PublishResult["entry"]> {
-  const partSize = Math.max(opts.partSize ?? PART_SIZE, 5 * 1024 * 1024);
-  const head = await readHead(file);
-  const first = await readRange(file, 0, Math.min(size, Math.max(head.headLength + 64, 64 * 1024)));
-  const created = await send<{ upload_id?: string } & PublishResult["entry"]>(http, opts, {
-    method: "POST",
-    url: `${base}/uploads`,
-    headers: { ...common, "x-pixelrts-size": String(size), "content-type": "application/octet-stream", "content-length": String(first.length) },
-    body: () => first,
-  });
-  if (!created.upload_id) return created; // the server already holds these exact bytes
-  const uploadUrl = `${base}/uploads/${encodeURIComponent(created.upload_id)}`;
-  try {
-    const parts: { part_number: number; etag: string }[] = [];
-    const count = Math.ceil(size / partSize);
-    for (let n = 1; n <= count; n++) {
-      const start = (n - 1) * partSize;
-      const length = Math.min(partSize, size - start);
-      step(`uploading part ${n}/${count}`);
-      const part = await send<{ part_number: number; etag: string }>(http, opts, {
-        method: "PUT",
-        url: `${uploadUrl}/parts/${n}`,
-        headers: { "content-type": "application/octet-stream", "content-length": String(length) },
-        body: () => createReadStream(file, { start, end: start + length - 1 }),
-      });
-      parts.push({ part_number: part.part_number ?? n, etag: part.etag });
-    }
-    step("completing upload");
-    return await send(http, opts, { method: "POST", url: `${uploadUrl}/complete`, headers: { "content-type": "application/json" }, body: () => JSON.stringify({ parts }) });
-  } catch (e) {
-    await send(http, { ...opts, retry: { ...opts.retry, retries: 0 } }, { method: "DELETE", url: uploadUrl, headers: {} }).catch(() => {});
-    throw e;
-  }
 }

@@ -66,6 +66,7 @@ class SquareWriter {
   private strip: Uint32Array;
   private stripBytes: Uint8Array;
   private readonly pending: Promise<void>[] = [];
+  private readonly free: Uint32Array[] = [];
 
   constructor(private readonly g: number, private readonly npix: number, private readonly size: number, private readonly sink: PayloadSink) {
     this.rows = new HilbertRows(g);
@@ -89,8 +90,8 @@ class SquareWriter {
     const { g, side, npix, size } = this;
     const bases = this.rows.squareBases(s, side);
     if (bases.every((b) => b >= npix)) return;
-    // A fresh buffer per strip: the sink may still be writing the previous one.
-    const out = new Uint32Array(side * g);
+    // A buffer the sink is done with (it may still be writing the previous strip's).
+    const out = this.free.pop() ?? new Uint32Array(side * g);
     this.rows.scatterSquares(s, side, this.strip, out, npix);
     const bytes = new Uint8Array(out.buffer);
     const area = side * side;
@@ -110,7 +111,7 @@ class SquareWriter {
       if (r) writes.push(r);
       j = end;
     }
-    if (writes.length) this.pending.push(Promise.all(writes).then(() => {}));
+    this.pending.push(Promise.all(writes).then(() => void this.free.push(out)));
   }
 
   /** Waits until at most `keep` strips are still being written. */
