@@ -181,8 +181,9 @@ function report(e: unknown, io: Io, json: boolean, verbose: boolean): number {
   else io.err(`pixelrts: ${code}: ${safeText(message)}`);
   if (verbose) {
     if (isPixelRtsError(e) && Object.keys(e.details).length) io.err(JSON.stringify(e.details, null, 2));
-    if (e instanceof Error && e.stack) io.err(e.stack);
-    if (e instanceof Error && e.cause) io.err(`cause: ${String((e.cause as Error).stack ?? e.cause)}`);
+    // A message may carry a server's words: its line breaks must not forge lines of their own.
+    if (e instanceof Error && e.stack) io.err(e.stack.replace(e.message, safeText(e.message)));
+    if (e instanceof Error && e.cause) io.err(`cause: ${safeText((e.cause as Error).message ?? String(e.cause))}${(e.cause as Error).stack ? `\n${(e.cause as Error).stack!.split("\n").slice(1).join("\n")}` : ""}`);
   } else if (!isPixelRtsError(e)) {
     io.err("(an unexpected error: run again with --verbose for details, and report it)");
   }

@@ -69,3 +69,19 @@ describe("terminal-safe text", () => {
     expect(JSON.parse(lines[0]!).message).toContain(HOSTILE);
   });
 });
+
+describe("terminal-safe text: what the first pass missed", () => {
+  it("invisible characters that make two names look alike are shown", () => {
+    expect(safeText("demo\u200b-linux\ufeff")).toBe("demo\\u200b-linux\\ufeff");
+    expect(safeText("a\u2060b")).toBe("a\\u2060b");
+  });
+
+  it("--verbose cannot be made to print a forged line through an error message", async () => {
+    const lines: string[] = [];
+    const io = { out: (s: string) => lines.push(s), err: (s: string) => lines.push(s), stdoutIsTTY: false, signal: new AbortController().signal };
+    expect(await runCli(["inspect", "/nonexistent\nverified OK: trust me", "--verbose"], io)).not.toBe(0);
+    const printed = lines.join("\n").split("\n");
+    expect(printed.some((l) => l.startsWith("verified OK"))).toBe(false);
+    expect(printed[0]).toContain("\\x0averified OK");
+  });
+});

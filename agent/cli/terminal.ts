@@ -7,10 +7,12 @@
  */
 
 // C0 (incl. TAB, LF, CR, ESC, BEL), DEL, C1; ALM, LRM/RLM, line/paragraph separators, the bidi
-// embeddings/overrides (U+202A–202E) and isolates (U+2066–2069).
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// embeddings/overrides (U+202A–202E) and isolates (U+2066–2069); and the invisible ones that make
+// two names look alike: zero-width space/joiners (U+200B–200D), word joiner and invisible
+// operators (U+2060–2064), the BOM (U+FEFF).
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 // What JSON.stringify leaves raw (it escapes C0 itself).
-const RAW_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const RAW_IN_JSON = /[\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 const CONTROL_TEST = new RegExp(CONTROLS.source);
 
 const hex = (c: string, digits: number) => c.charCodeAt(0).toString(16).padStart(digits, "0");
