@@ -90,3 +90,18 @@ describe("what to boot from each container kind (spec §6.2)", () => {
     expect(diskFormat(new Uint8Array([0xeb, 0x63, 0x90]))).toBe("raw");
   });
 });
+
+describe("paths QEMU would split", () => {
+  it("a cache path with a comma or a space is refused (QEMU splits -initrd/-kernel values there)", () => {
+    for (const dir of ["/c,ache", "/my cache"]) {
+      expect(() => argv({ kernel: `${dir}/k`, initrd: `${dir}/i` })).toThrow(expect.objectContaining({ code: "E_CACHE_PATH" }));
+    }
+  });
+});
+
+describe("port forwards", () => {
+  it("forwards bind 127.0.0.1 only, on the user-mode NIC", () => {
+    const c = argv({ kernel: "k" }, { net: "user", forwards: [{ proto: "tcp", host: 2222, guest: 22 }, { proto: "udp", host: 5353, guest: 53 }] });
+    expect(c.args.slice(-2)).toEqual(["-nic", "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp:127.0.0.1:5353-:53"]);
+  });
+});

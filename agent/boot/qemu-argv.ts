@@ -66,6 +66,11 @@ export function buildQemuCommand(files: BootFiles, flags: BootFlags): QemuComman
   if (accel === "kvm") args.push("-accel", "kvm", "-cpu", "host");
   else args.push("-accel", "tcg", "-cpu", TCG_CPU[flags.arch]);
   args.push("-m", flags.memory, "-smp", String(flags.cpus));
+  // QEMU splits -kernel/-initrd values on ',' (and a multiboot kernel's module list on ' '): a
+  // cache path with either would make it open a truncated path of the host's.
+  for (const p of [files.kernel, files.initrd]) {
+    if (p !== undefined && /[, ]/.test(p)) fail("E_CACHE_PATH", `the cache directory path contains a comma or a space, which QEMU would split (${p}): set PIXELRTS_CACHE_DIR to a path without them`);
+  }
   if (files.kernel) {
     args.push("-kernel", files.kernel);
     if (files.initrd) args.push("-initrd", files.initrd);

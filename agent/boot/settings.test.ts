@@ -100,25 +100,27 @@ describe("a container's boot settings", () => {
   });
 });
 
+const BIG_HOST = { memoryBytes: 64 * 1024 ** 3, cpus: 16 };
+
 describe("flags over the container over defaults", () => {
   const noKvm = () => false;
   const container = { cmdline: "console=ttyS0 quiet", arch: "x86_64" as const, memory: "1G", cpus: 2, machine: "pc" };
 
   it("uses the container's values, flags win, and says where each came from", () => {
-    const a = resolveBootSettings(parseBootFlags({}), container, noKvm);
+    const a = resolveBootSettings(parseBootFlags({}), container, noKvm, BIG_HOST);
     expect(a.flags).toMatchObject({ memory: "1G", cpus: 2, machine: "pc", cmdline: "console=ttyS0 quiet", kvm: "auto", display: "none", serial: "stdio", net: "user" });
     expect(a.provenance).toMatchObject({ memory: "container", cpus: "container", machine: "container", cmdline: "container", arch: "container", kvm: "default", append: "default" });
-    const b = resolveBootSettings(parseBootFlags({ memory: "256M", cpus: "1", machine: "q35", display: "vnc:2", serial: "file:/x", kvm: "off", net: "none", append: "quiet" }), container, () => true);
+    const b = resolveBootSettings(parseBootFlags({ memory: "256M", cpus: "1", machine: "q35", display: "vnc:2", serial: "file:/x", kvm: "off", net: "none", append: "quiet" }), container, () => true, BIG_HOST);
     expect(b.flags).toMatchObject({ memory: "256M", cpus: 1, machine: "q35", display: { vnc: 2 }, serial: { file: "/x" }, kvm: "off", kvmAvailable: false, net: "none", append: "quiet" });
     expect(b.provenance).toMatchObject({ memory: "flag", cpus: "flag", machine: "flag", cmdline: "container", kvm: "flag", append: "flag" });
-    const c = resolveBootSettings(parseBootFlags({ arch: "aarch64" }), {}, noKvm);
+    const c = resolveBootSettings(parseBootFlags({ arch: "aarch64" }), {}, noKvm, BIG_HOST);
     expect(c.flags).toMatchObject({ cmdline: "console=ttyAMA0", machine: "virt", memory: "512M", cpus: 1 });
     expect(c.provenance).toMatchObject({ arch: "flag", cmdline: "default", machine: "default", memory: "default" });
     expect(describeProvenance(a, (s) => (s.includes(" ") ? `'${s}'` : s))).toBe("# from the container: arch=x86_64 machine=pc memory=1G cpus=2 cmdline='console=ttyS0 quiet'; from flags: -; defaults: kvm=auto display=none serial=stdio net=user");
   });
 
   it("the result reaches QEMU as the same plain argv words", () => {
-    const r = resolveBootSettings(parseBootFlags({ kvm: "off" }), container, noKvm);
+    const r = resolveBootSettings(parseBootFlags({ kvm: "off" }), container, noKvm, BIG_HOST);
     const args = buildQemuCommand({ kernel: "/c/k" }, r.flags).args;
     expect(args.slice(0, 2)).toEqual(["-machine", "pc"]);
     expect(args).toEqual(expect.arrayContaining(["-m", "1G", "-smp", "2", "-append", "console=ttyS0 quiet"]));
@@ -144,5 +146,30 @@ describe("flags over the container over defaults", () => {
   it("--append that makes the command line too long names --append", () => {
     const flags = parseBootFlags({ append: "a".repeat(4000) });
     expect(() => resolveBootSettings(flags, { cmdline: "b".repeat(100) }, noKvm)).toThrow(expect.objectContaining({ code: "E_USAGE", message: expect.stringMatching(/^--append makes the kernel command line 4101 bytes/) }));
+  });
+});
+
+describe("a container may not take the host down", () => {
+  const small = { memoryBytes: 4 * 1024 ** 3, cpus: 2 };
+  it("its memory and CPU wishes are capped at half the host's memory and the host's CPUs, with a note", () => {
+    const r = resolveBootSettings(parseBootFlags({}), { memory: "64G", cpus: 32 }, () => false, small);
+    expect(r.flags).toMatchObject({ memory: "2048M", cpus: 2 });
+    expect(r.notes).toEqual([expect.stringMatching(/asks for 64G of memory; this host has 4 GiB: using 2048M/), expect.stringMatching(/asks for 32 CPUs; this host has 2: using 2/)]);
+  });
+
+  it("flags are the user's choice: not capped", () => {
+    const r = resolveBootSettings(parseBootFlags({ memory: "64G", cpus: "32" }), {}, () => false, small);
+    expect(r.flags).toMatchObject({ memory: "64G", cpus: 32 });
+    expect(r.notes).toEqual([]);
+  });
+});
+
+describe("--forward", () => {
+  it("takes PROTO:HOST:GUEST ports; anything else, or with --net none, is E_USAGE naming the flag", () => {
+    expect(parseBootFlags({ forward: ["tcp:2222:22", "UDP:1:65535"] }).forwards).toEqual([{ proto: "tcp", host: 2222, guest: 22 }, { proto: "udp", host: 1, guest: 65535 }]);
+    for (const bad of ["tcp:0:22", "tcp:2222", "sctp:1:2", "tcp:2222:22,hostfwd=tcp::1-:2", "tcp:70000:22"]) {
+      expect(() => parseBootFlags({ forward: [bad] })).toThrow(expect.objectContaining({ code: "E_USAGE", message: expect.stringMatching(/^--forward/) }));
+    }
+    expect(() => parseBootFlags({ forward: ["tcp:2222:22"], net: "none" })).toThrow(expect.objectContaining({ code: "E_USAGE", message: expect.stringMatching(/--forward needs user networking/) }));
   });
 });

@@ -9,6 +9,7 @@
 import { checkArch, checkBootObject, checkCmdline, checkCpusText, checkMachine, checkMemory, checkSegmentType, CMDLINE_MAX_BYTES, shown, type Arch, type Check } from "../../shared/container/boot-settings.js";
 import { defaultCmdline } from "../../shared/container/bundle.js";
 import type { PixelRtsMetadata } from "../../shared/container/types.js";
+import { availableParallelism, totalmem } from "node:os";
 import { fail } from "../../shared/errors.js";
 import type { CommandContext } from "../cli/command.js";
 import { DEFAULT_MACHINE, type BootFlags, type KvmMode, type PortForward } from "./qemu-argv.js";
@@ -28,7 +29,21 @@ export type Provenance = Record<"arch" | "machine" | "memory" | "cpus" | "cmdlin
 export interface ResolvedBoot {
   flags: BootFlags;
   provenance: Provenance;
+  /** What was changed from the container's wishes, for people (e.g. memory capped to the host). */
+  notes: string[];
 }
+
+/** What this host can give a guest; a container may not ask for more (flags may). */
+export interface HostLimits {
+  memoryBytes: number;
+  cpus: number;
+}
+
+export function hostLimits(): HostLimits {
+  return { memoryBytes: totalmem(), cpus: availableParallelism() };
+}
+
+const memoryBytes = (m: string) => Number(/^\d+/.exec(m)![0]) * ({ K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m.slice(-1)] ?? 1024 ** 2);
 
 const fieldName = (name: string) => (/^[A-Za-z0-9._-]{1,64}$/.test(name) ? name : `[${shown(name)}]`);
 
@@ -125,13 +140,25 @@ export function parseForward(text: string): PortForward {
  * Flags over container values over defaults. `kvmUsable(arch)` says whether KVM can run this
  * guest here (asked only when --kvm is not off).
  */
-export function resolveBootSettings(flags: BootFlagValues, container: ContainerBootSettings, kvmUsable: (arch: Arch) => boolean): ResolvedBoot {
+export function resolveBootSettings(flags: BootFlagValues, container: ContainerBootSettings, kvmUsable: (arch: Arch) => boolean, host: HostLimits = hostLimits()): ResolvedBoot {
   const from = <T>(flagValue: T | undefined, containerValue: T | undefined, fallback: T): [T, Origin] =>
     flagValue !== undefined ? [flagValue, "flag"] : containerValue !== undefined ? [containerValue, "container"] : [fallback, "default"];
+  const notes: string[] = [];
   const [arch, archFrom] = from(flags.arch, container.arch, "x86_64" as Arch);
   const [machine, machineFrom] = from(flags.machine, container.machine, DEFAULT_MACHINE[arch]);
-  const [memory, memoryFrom] = from(flags.memory, container.memory, "512M");
-  const [cpus, cpusFrom] = from(flags.cpus, container.cpus, 1);
+  let [memory, memoryFrom] = from(flags.memory, container.memory, "512M");
+  let [cpus, cpusFrom] = from(flags.cpus, container.cpus, 1);
+  // A container may not take the host down: its own wishes are capped at half the host's memory
+  // and at the host's CPUs (a flag, the user's own choice, is not).
+  const memCap = Math.max(64, Math.floor(host.memoryBytes / 2 / 1024 ** 2));
+  if (memoryFrom === "container" && memoryBytes(memory) > memCap * 1024 ** 2) {
+    notes.push(`the container asks for ${memory} of memory; this host has ${Math.round(host.memoryBytes / 1024 ** 3)} GiB: using ${memCap}M (--memory overrides)`);
+    memory = `${memCap}M`;
+  }
+  if (cpusFrom === "container" && cpus > host.cpus) {
+    notes.push(`the container asks for ${cpus} CPUs; this host has ${host.cpus}: using ${host.cpus} (--cpus overrides)`);
+    cpus = host.cpus;
+  }
   const [cmdline, cmdlineFrom] = from(undefined, container.cmdline, defaultCmdline(arch));
   if (flags.append !== undefined) {
     const total = new TextEncoder().encode(`${cmdline} ${flags.append}`).length;
@@ -165,6 +192,7 @@ export function resolveBootSettings(flags: BootFlagValues, container: ContainerB
       serial: given("serial"),
       net: given("net"),
     },
+    notes,
   };
 }
 

@@ -111,6 +111,7 @@ async function bootFrom(ctx: CommandContext, ref: string, pngPath: string, cache
   const unpacked = await unpackForBoot(pngPath, cacheDir);
   for (const w of unpacked.warnings) ctx.err(`warning: ${safeText(w)}`);
   const resolved = resolveBootSettings(bootFlags, unpacked.boot, kvmUsable);
+  for (const n of resolved.notes) ctx.err(`note: ${n}`);
   const cmd = buildQemuCommand(unpacked.files, resolved.flags);
   const { line: _line, ...signature } = trust;
   if (ctx.values["dry-run"]) {
