@@ -17,7 +17,9 @@ import { CLI, MARKER, requireOrExplain, testImage } from "./system.js";
 const ready = requireOrExplain("e2e boot");
 const work = mkdtempSync(join(tmpdir(), "pixelrts-e2e-"));
 const TOKEN = "e2e-token";
-const baseEnv = { ...process.env, PIXELRTS_CONFIG_DIR: join(work, "config"), PIXELRTS_TOKEN: TOKEN, PIXELRTS_RETRY_BASE_MS: "100", PIXELRTS_RETRIES: "1" };
+// One config dir plays publisher (its signing keys) and boot host (which trusts only `release`):
+// every boot here requires a signature from a trusted key.
+const baseEnv = { ...process.env, PIXELRTS_CONFIG_DIR: join(work, "config"), PIXELRTS_TOKEN: TOKEN, PIXELRTS_RETRY_BASE_MS: "100", PIXELRTS_RETRIES: "1", PIXELRTS_SIGNATURES: "require" };
 let worker: WranglerDev | undefined;
 let port = 0;
 const timings: Record<string, number> = {};
@@ -65,7 +67,19 @@ function publishOnce(): Promise<{ pack: Run; pub: Run }> {
     if (pack.code !== 0) throw new Error(`pack failed: ${pack.stderr}`);
     const add = await pixelrts("publisher", "servers", "add", worker!.url, "--name", "edge");
     if (add.code !== 0) throw new Error(`servers add failed: ${add.stderr}`);
-    const pub = await pixelrts("publisher", "publish", "demo-linux.rts.png", "--server", "edge", "--json");
+    for (const key of ["release", "mallory"]) {
+      const gen = await pixelrts("publisher", "key", "generate", key, "--json");
+      if (gen.code !== 0) throw new Error(`key generate failed: ${gen.stderr}`);
+      if (key === "release") await pixelrts("publisher", "trust", "add", JSON.parse(gen.stdout).public_key, "--name", "release");
+    }
+    const pub = await pixelrts("publisher", "publish", "demo-linux.rts.png", "--server", "edge", "--sign", "release", "--json");
+    // two more of the same kernel with other command lines (so other bytes): one unsigned, one signed by a key nobody trusts
+    for (const [name, sign] of [["unsigned-linux", []], ["mallory-linux", ["--sign", "mallory"]]] as const) {
+      const p = await pixelrts("publisher", "pack", "--kernel", img.kernel, "--initrd", img.initrd, "--cmdline", `console=ttyS0 panic=-1 ${name}`, "--name", name, "-o", `${name}.rts.png`);
+      if (p.code !== 0) throw new Error(`pack failed: ${p.stderr}`);
+      const q = await pixelrts("publisher", "publish", `${name}.rts.png`, "--server", "edge", ...sign);
+      if (q.code !== 0) throw new Error(`publish failed: ${q.stderr}`);
+    }
     return { pack, pub };
   })();
   return published;
@@ -90,7 +104,7 @@ describe.runIf(ready)("a real Linux boots from the edge catalog", () => {
     expect(pack.code, pack.stderr).toBe(0);
     expect(kernelVersion).toMatch(/^\d+\.\d+/);
     expect(pub.code, pub.stderr).toBe(0);
-    expect(JSON.parse(pub.stdout)).toMatchObject({ event: "published", name: "demo-linux", thumbnail: true });
+    expect(JSON.parse(pub.stdout)).toMatchObject({ event: "published", name: "demo-linux", thumbnail: true, signed: { key_name: "release" } });
     const cat = await pixelrts("publisher", "catalog", "--json");
     expect(cat.code, cat.stderr).toBe(0);
     expect(cat.stdout).toContain("demo-linux");
@@ -103,7 +117,25 @@ describe.runIf(ready)("a real Linux boots from the edge catalog", () => {
     timings.cold_boot = Math.round(r.ms);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${MARKER} kernel=${kernelVersion}`);
+    // the boot line says which key vouched for what it boots
+    expect(r.stderr).toMatch(/^booting demo-linux \(signed by release \([0-9a-f]{16}\) at \S+\) with qemu-system-x86_64/m);
   }, 180_000);
+
+  it("refuses an unsigned container and one signed by a key it does not trust: QEMU never starts", async () => {
+    await publishOnce();
+    await startWorker();
+    const unsigned = await pixelrts("refusals", "boot", "unsigned-linux", ...bootArgs.slice(2));
+    expect(unsigned.code).toBe(3);
+    expect(unsigned.stderr).toMatch(/^pixelrts: E_UNSIGNED: /m);
+    const untrusted = await pixelrts("refusals", "boot", "mallory-linux", ...bootArgs.slice(2));
+    expect(untrusted.code).toBe(3);
+    expect(untrusted.stderr).toMatch(/^pixelrts: E_UNTRUSTED_KEY: .*pixelrts trust add ed25519:/m);
+    for (const r of [unsigned, untrusted]) {
+      expect(r.stdout).not.toContain(MARKER);
+      expect(r.stderr).not.toMatch(/^booting /m);
+    }
+    expect(JSON.parse((await pixelrts("refusals", "cache", "ls", "--json")).stdout).entries).toEqual([]);
+  }, 120_000);
 
   it("refuses a damaged cached copy offline, and fetches it again when it can", async () => {
     await publishOnce();

@@ -42,7 +42,12 @@ export interface FaultProxy {
 /** A GET of container bytes (not of a catalog or a signature list): the requests faults apply to. */
 const isContainerGet = (method: string | undefined, url: string | undefined) => method === "GET" && /^\/(api\/v1\/containers\/[^/]+$|blobs\/sha256\/[0-9a-f]{64}$|api\/v1\/catalog\/[^/]+\/data$|api\/container\/[^/]+\/download$)/.test((url ?? "").split("?")[0]!);
 
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+/**
+ * `keepHost`: forward the client's Host, so the Worker's catalog names the proxy in its URLs
+ * and every request — catalog, bytes, signatures — passes through it, as through a real man in
+ * the middle (default: the upstream's Host, so only requests made to the proxy's URL pass it).
+ */
+export async function startFaultProxy(target: string, opts: { keepHost?: boolean } = {}): Promise<FaultProxy> {
   const upstream = new URL(target);
   let queue: ProxyFault[] = [];
   let cycle: ProxyFault[] | undefined;
@@ -71,7 +76,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       res.end(JSON.stringify({ error: { code: "E_UNAVAILABLE", message: "injected 503" } }));
       return;
     }
-    const headers: IncomingHttpHeaders = { ...req.headers, host: upstream.host };
+    const headers: IncomingHttpHeaders = opts.keepHost ? { ...req.headers } : { ...req.headers, host: upstream.host };
     if (fault.kind === "ignore-range-stall") {
       delete headers.range;
       delete headers["if-range"];
