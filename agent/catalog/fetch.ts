@@ -1,10 +1,15 @@
 import { readFile } from "node:fs/promises";
+import { request, type Dispatcher } from "undici";
 import { normalizeRemoteEntry, type CatalogEntry, type SourceInfo } from "../../shared/catalog.js";
-import { isPixelRtsError } from "../../shared/errors.js";
+import { isPixelRtsError, PixelRtsError } from "../../shared/errors.js";
 import type { ServerConfig } from "../config/servers.js";
 import { writeFileAtomic } from "../fsutil/index.js";
-import { getJson } from "../http/json.js";
+import { USER_AGENT } from "../http/client.js";
+import { header } from "../http/json.js";
+import { assertHttpUrl } from "../http/redirects.js";
+import { statusError, toHttpError } from "../http/retry.js";
 import type { AgentContext } from "../context.js";
+import { CatalogStreamParser } from "./stream-json.js";
 
 /** One server's catalog as the agent sees it right now. */
 export interface ServerCatalog {
@@ -20,13 +25,40 @@ export interface ServerCatalog {
   stale: boolean;
   /** Why this server's fresh answer is missing. */
   error?: { code: string; message: string };
+  /** Inline thumbnails kept and dropped (over the per-source budget), when the answer said. */
+  thumbnails?: { kept: number; dropped: number };
 }
 
+/**
+ * The last answer of one server, as saved in `catalogs/<server>.json`: `body.entries` are the
+ * server's own entry objects, except for inline thumbnails past the budget (dropped: `""`).
+ * Copies written before budgets existed have no `thumbnailBudget` (they kept every thumbnail).
+ */
 interface SavedCatalog {
   url: string;
   etag?: string;
   fetchedAt: number;
+  thumbnailBudget?: number;
+  thumbnails?: { kept: number; dropped: number };
   body: unknown;
+}
+
+/**
+ * Inline thumbnail characters kept per source by default: none. The CLI never shows them (our
+ * Worker is asked for `thumbnails=0`; an original server ignores that and inlines ~254 KB per
+ * entry). `pixelrts serve` passes a budget of its own.
+ */
+export const DEFAULT_THUMBNAIL_BUDGET = 0;
+/** Largest catalog answer read, in bytes (what is kept is bounded separately, see stream-json.ts). */
+export const MAX_CATALOG_BYTES = 256 * 1024 * 1024;
+
+export interface CatalogFetchOptions {
+  federated?: boolean;
+  freshMs?: number;
+  offline?: boolean;
+  signal?: AbortSignal;
+  /** Inline thumbnail characters kept for this source (default DEFAULT_THUMBNAIL_BUDGET). */
+  thumbnailBudget?: number;
 }
 
 const DEFAULT_COLOR = "#808080";
@@ -67,8 +99,9 @@ async function readSaved(path: string): Promise<SavedCatalog | undefined> {
  * GET with If-None-Match (304 refreshes the copy's age). Any failure falls back to the saved
  * copy marked stale, with the error attached: one bad server never fails a listing.
  */
-export async function fetchServerCatalog(agent: AgentContext, server: ServerConfig, opts: { federated?: boolean; freshMs?: number; offline?: boolean; signal?: AbortSignal } = {}): Promise<ServerCatalog> {
+export async function fetchServerCatalog(agent: AgentContext, server: ServerConfig, opts: CatalogFetchOptions = {}): Promise<ServerCatalog> {
   const federated = opts.federated ?? false;
+  const budget = Math.max(0, opts.thumbnailBudget ?? DEFAULT_THUMBNAIL_BUDGET);
   const source = sourceOf(server);
   // thumbnails=0: our Worker then leaves out the base64 thumbnails (the CLI never shows them); other servers ignore it.
   const url = `${server.url}${federated ? "/api/v1/remote/catalog" : "/api/v1/catalog"}?thumbnails=0`;
@@ -85,23 +118,24 @@ export async function fetchServerCatalog(agent: AgentContext, server: ServerConf
         entries = [];
       }
     }
-    return { server, source, entries, ...(usable ? { fetchedAt: usable.fetchedAt } : {}), fromCache: true, stale, ...(error ? { error } : {}) };
+    return { server, source, entries, ...(usable ? { fetchedAt: usable.fetchedAt } : {}), fromCache: true, stale, ...(error ? { error } : {}), ...(usable?.thumbnails ? { thumbnails: usable.thumbnails } : {}) };
   };
 
   const freshMs = opts.freshMs ?? agent.settings.catalogFreshMs;
-  if (usable && Date.now() - usable.fetchedAt < freshMs) return fromSaved(false);
+  // A copy saved with a smaller thumbnail budget is not fresh for a reader that wants more.
+  if (usable && Date.now() - usable.fetchedAt < freshMs && (usable.thumbnailBudget ?? Infinity) >= budget) return fromSaved(false);
   if (opts.offline) return fromSaved(true, { code: "E_OFFLINE", message: "offline mode: not contacted" });
   try {
-    const res = await getJson<unknown>(agent.http, url, { timeoutMs: agent.settings.catalogTimeoutMs, ...(usable?.etag ? { etag: usable.etag } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    const res = await streamCatalog(agent.http, url, { timeoutMs: agent.settings.catalogTimeoutMs, thumbnailBudget: budget, source, federated, ...(usable?.etag ? { etag: usable.etag } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     if (res.status === 304 && usable) {
       const next: SavedCatalog = { ...usable, fetchedAt: Date.now() };
       await writeFileAtomic(file, JSON.stringify(next), agent.cache.layout.tmpDir).catch(() => {});
       return { ...fromSaved(false), fetchedAt: next.fetchedAt };
     }
-    const entries = entriesOf(res.body, source, federated);
-    const next: SavedCatalog = { url, fetchedAt: Date.now(), body: res.body, ...(res.etag ? { etag: res.etag } : {}) };
+    if (res.status === 304) throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url} answered 304 to a request without If-None-Match`, { url });
+    const next: SavedCatalog = { url, fetchedAt: Date.now(), thumbnailBudget: budget, thumbnails: res.thumbnails, body: { entries: res.raw }, ...(res.etag ? { etag: res.etag } : {}) };
     await writeFileAtomic(file, JSON.stringify(next), agent.cache.layout.tmpDir).catch(() => {});
-    return { server, source, entries, fetchedAt: next.fetchedAt, fromCache: false, stale: false };
+    return { server, source, entries: res.entries, fetchedAt: next.fetchedAt, fromCache: false, stale: false, thumbnails: res.thumbnails };
   } catch (e) {
     const code = isPixelRtsError(e) ? e.code : ((e as { code?: string }).code ?? "E_BAD_RESPONSE");
     return fromSaved(true, { code: code.startsWith("E_") ? code : "E_BAD_RESPONSE", message: (e as Error).message });
@@ -109,7 +143,84 @@ export async function fetchServerCatalog(agent: AgentContext, server: ServerConf
 }
 
 /** All configured servers (or just `only`) in parallel, in config order. */
-export async function loadCatalogs(agent: AgentContext, opts: { only?: string; federated?: boolean; freshMs?: number; offline?: boolean; signal?: AbortSignal } = {}): Promise<ServerCatalog[]> {
+export async function loadCatalogs(agent: AgentContext, opts: CatalogFetchOptions & { only?: string } = {}): Promise<ServerCatalog[]> {
   const servers = opts.only ? [await agent.servers.get(opts.only)] : await agent.servers.list();
   return Promise.all(servers.map((s) => fetchServerCatalog(agent, s, opts)));
+}
+
+type StreamedCatalog =
+  | { status: 304; etag?: string }
+  | { status: 200; etag?: string; entries: CatalogEntry[]; raw: unknown[]; thumbnails: { kept: number; dropped: number } };
+
+/**
+ * GET one catalog and parse it while it streams (stream-json.ts): entries are normalised one by
+ * one, inline thumbnails past `thumbnailBudget` are dropped as they pass, and nothing holds the
+ * whole answer. Same rules as the other JSON GETs otherwise: one overall deadline, If-None-Match,
+ * 200 or 304 only, a JSON Content-Type; not retried (a stale saved copy is the fallback).
+ */
+export async function streamCatalog(
+  dispatcher: Dispatcher,
+  url: string,
+  opts: { timeoutMs: number; thumbnailBudget: number; source: SourceInfo; federated: boolean; etag?: string; signal?: AbortSignal; maxBytes?: number },
+): Promise<StreamedCatalog> {
+  assertHttpUrl(url, "the catalog URL");
+  const deadline = AbortSignal.timeout(opts.timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
+  const maxBytes = opts.maxBytes ?? MAX_CATALOG_BYTES;
+  try {
+    const res = await request(url, {
+      dispatcher,
+      method: "GET",
+      signal,
+      headers: { accept: "application/json", "user-agent": USER_AGENT, ...(opts.etag ? { "if-none-match": opts.etag } : {}) },
+    });
+    const etag = header(res.headers, "etag");
+    if (res.statusCode === 304) {
+      await res.body.dump();
+      return { status: 304, ...(etag ?? opts.etag ? { etag: etag ?? opts.etag } : {}) };
+    }
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      throw statusError("GET", url, res.statusCode, "", header(res.headers, "retry-after"));
+    }
+    const type = header(res.headers, "content-type") ?? "";
+    if (!/\bjson\b/i.test(type)) {
+      await res.body.dump();
+      throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url} returned ${type || "no Content-Type"}, not JSON`, { url });
+    }
+    const entries: CatalogEntry[] = [];
+    const raw: unknown[] = [];
+    const parser = new CatalogStreamParser({
+      thumbnailBudget: opts.thumbnailBudget,
+      onEntry: (r) => {
+        const inner = opts.federated ? innerSource(r) : undefined;
+        const e = normalizeRemoteEntry(r, inner ?? opts.source);
+        if (!e) return;
+        entries.push(e);
+        raw.push(r);
+      },
+    });
+    let n = 0;
+    try {
+      for await (const chunk of res.body) {
+        n += chunk.length;
+        if (n > maxBytes) throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url}: the catalog is larger than ${maxBytes} bytes`, { url, max: maxBytes });
+        parser.write(chunk);
+      }
+    } catch (e) {
+      res.body.destroy();
+      throw e;
+    }
+    let result;
+    try {
+      result = parser.end();
+    } catch (e) {
+      throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url}: ${(e as Error).message}`, { url });
+    }
+    return { status: 200, ...(etag ? { etag } : {}), entries, raw, thumbnails: { kept: result.thumbnails.kept, dropped: result.thumbnails.dropped } };
+  } catch (e) {
+    if (deadline.aborted && !opts.signal?.aborted) throw new PixelRtsError("E_TIMEOUT", `GET ${url}: no answer within ${Math.round(opts.timeoutMs / 1000)} s`, { url });
+    if (isPixelRtsError(e) && e.code === "E_BAD_RESPONSE" && !/^GET /.test(e.message)) throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url}: ${e.message}`, { url });
+    throw toHttpError(e, url);
+  }
 }

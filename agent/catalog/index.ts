@@ -1,3 +1,3 @@
-export { fetchServerCatalog, loadCatalogs, sourceOf, type ServerCatalog } from "./fetch.js";
+export { fetchServerCatalog, loadCatalogs, sourceOf, streamCatalog, DEFAULT_THUMBNAIL_BUDGET, type ServerCatalog, type CatalogFetchOptions } from "./fetch.js";
 export { findInCatalogs, downloadUrlOf, type ResolvedEntry } from "./resolve.js";
 export { hybridView, type HybridRow } from "./hybrid.js";

@@ -11,6 +11,7 @@ import { serversCommand } from "../commands/servers.js";
 import { keyCommand } from "../commands/key.js";
 import { signCommand, verifyCommand } from "../commands/sign.js";
 import { trustCommand } from "../commands/trust.js";
+import { serveCommand } from "../commands/serve.js";
 
 /** The command table: `pixelrts NAME ...` runs the entry whose name matches. */
-export const COMMANDS: Command[] = [packCommand, inspectCommand, extractCommand, serversCommand, catalogCommand, pullCommand, bootCommand, publishCommand, cacheCommand, keyCommand, signCommand, verifyCommand, trustCommand];
+export const COMMANDS: Command[] = [packCommand, inspectCommand, extractCommand, serversCommand, catalogCommand, pullCommand, bootCommand, publishCommand, cacheCommand, keyCommand, signCommand, verifyCommand, trustCommand, serveCommand];
