@@ -1,4 +1,4 @@
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import { remoteFixtures, TEST_REMOTES } from "./worker/test/remotes.node.js";
 
@@ -23,12 +23,14 @@ export default defineConfig({
                 REMOTE_SERVERS: JSON.stringify(TEST_REMOTES),
                 REMOTE_TIMEOUT_MS: "500",
                 REMOTE_MAX_BYTES: "65536",
+                // the D1 catalog index schema, applied by worker/test/apply-migrations.ts
+                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
               outboundService: remoteFixtures,
             },
           }),
         ],
-        test: { name: "worker", include: ["worker/**/*.test.ts"], testTimeout: 30_000 },
+        test: { name: "worker", include: ["worker/**/*.test.ts"], testTimeout: 30_000, setupFiles: ["./worker/test/apply-migrations.ts"] },
       },
       {
         test: {

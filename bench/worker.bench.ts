@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
+import { applyLocalMigrations } from "../scripts/lib/wrangler-dev.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MB = 1e6;
@@ -126,6 +127,7 @@ async function main() {
 
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), "pixelrts-bench-state-"));
+  applyLocalMigrations(state); // the D1 catalog index schema
   const wrangler = spawn(
     process.execPath,
     [

@@ -21,6 +21,7 @@ import type { PyDict } from "../shared/pyjson.js";
 import "./helpers/loopback-only.mjs";
 import { blockedHosts } from "./helpers/loopback-only.mjs";
 import { startTestWorker, type TestWorker } from "./helpers/miniflare-worker.js";
+import { applyMigrations } from "../scripts/lib/d1-migrations.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TOKEN = "federation-token";
@@ -65,6 +66,7 @@ beforeAll(async () => {
     script,
     compatibilityDate: "2026-05-03",
     r2Buckets: { BUCKET: "edge-bucket" },
+    d1Databases: { DB: "edge-catalog-index" },
     bindings: { PUBLISH_TOKEN: TOKEN, CATALOG_ID: "edge", CATALOG_NAME: "Edge", REMOTE_SERVERS: JSON.stringify([{ id: "b", name: "B", url: `http://${REMOTE_HOST}`, color: "#00aa00" }]) },
     cf: false,
     port: 0,
@@ -79,6 +81,7 @@ beforeAll(async () => {
     },
   });
   edgeUrl = (await edge.ready).toString().replace(/\/$/, "");
+  await applyMigrations(await edge.getD1Database("DB"));
   [onlyA, onlyB, shared] = await Promise.all([makeContainer(21, "a"), makeContainer(22, "b"), makeContainer(23, "shared")]);
   await publish(edgeUrl, "only-a", onlyA);
   await publish(edgeUrl, "shared", shared);

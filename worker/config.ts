@@ -15,8 +15,12 @@ export interface WorkerConfig {
   remoteConfigErrors: string[];
   /** Per-remote timeout, ms (`REMOTE_TIMEOUT_MS`, default 10000 like the v1.2 client). */
   remoteTimeoutMs: number;
-  /** Largest remote catalog body read, bytes (`REMOTE_MAX_BYTES`, default 2 MiB: parsing JSON costs ~20x its size in memory, and an isolate has 128 MB). */
+  /** Most bytes read from one remote catalog answer (`REMOTE_MAX_BYTES`, default 64 MiB); parsed incrementally, so memory does not grow with it. */
   remoteMaxBytes: number;
+  /** Characters of inline thumbnails kept per remote source (`REMOTE_THUMBNAIL_BUDGET`, default 2 MiB); past it entries keep `thumbnail: ""`. */
+  remoteThumbnailBudget: number;
+  /** Most entries kept per remote source (`REMOTE_MAX_ENTRIES`, default 10000). */
+  remoteMaxEntries: number;
   /** A remote answer is fresh this long, s (`REMOTE_FRESH_SECONDS`, default 60 like v1.2). */
   remoteFreshSeconds: number;
   /** A stale remote answer may be served while revalidating this long, s (`REMOTE_STALE_SECONDS`, default 3600). */
@@ -107,7 +111,9 @@ export function getConfig(env: Env): WorkerConfig {
     remotes: remotes.filter((r) => r.id !== id),
     remoteConfigErrors: errors,
     remoteTimeoutMs: int(e.REMOTE_TIMEOUT_MS, 10_000, 1, 120_000),
-    remoteMaxBytes: int(e.REMOTE_MAX_BYTES, 2 * 1024 * 1024, 1024, 16 * 1024 * 1024),
+    remoteMaxBytes: int(e.REMOTE_MAX_BYTES, 64 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    remoteThumbnailBudget: int(e.REMOTE_THUMBNAIL_BUDGET, 2 * 1024 * 1024, 0, 16 * 1024 * 1024),
+    remoteMaxEntries: int(e.REMOTE_MAX_ENTRIES, 10_000, 1, 50_000),
     remoteFreshSeconds: int(e.REMOTE_FRESH_SECONDS, 60, 0, 86_400),
     remoteStaleSeconds: int(e.REMOTE_STALE_SECONDS, 3600, 0, 30 * 86_400),
     maxUploadBytes: int(e.MAX_UPLOAD_BYTES, 100_000_000, 1, 5 * 1024 ** 3),

@@ -8,14 +8,17 @@ import { CATALOG_SCHEMA_VERSION } from "../shared/catalog";
 import { getConfig } from "./config";
 import { notFound, onError } from "./errors";
 import { drainBody } from "./http/body";
+import { adminRoutes } from "./routes/admin";
 import { catalogRoutes } from "./routes/catalog";
 import { homeRoutes } from "./routes/home";
 import { compatRoutes } from "./routes/compat";
 import { containerRoutes } from "./routes/containers";
 import { multipartRoutes } from "./routes/multipart";
 import { publishRoutes } from "./routes/publish";
+import { cronReindex } from "./reindex";
 import { remoteRoutes } from "./routes/remote";
 import { signatureRoutes } from "./routes/signatures";
+import { storageOf } from "./storage/store";
 
 /** The Worker's Hono app; `export default` is what workerd and the tests call. */
 const app = new Hono<{ Bindings: Env }>();
@@ -80,8 +83,23 @@ app.route("/", containerRoutes);
 app.route("/", compatRoutes);
 app.route("/", publishRoutes);
 app.route("/", multipartRoutes);
+app.route("/", adminRoutes);
 
 app.onError(onError);
 app.notFound(notFound);
 
-export default app;
+/**
+ * The cron (`[triggers] crons` in wrangler.toml): a few bounded reindex steps per run, resuming
+ * where the last run stopped, so the index converges on R2 even after a failed index write.
+ */
+async function scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+  ctx.waitUntil(
+    cronReindex(storageOf(env)).then(
+      (r) => console.log(`reindex cron: ${r.state.phase}`, JSON.stringify(r.stats)),
+      (e) => console.error("reindex cron failed", e),
+    ),
+  );
+}
+
+/** What workerd calls: the Hono app's fetch, and the cron. */
+export default { fetch: app.fetch, request: app.request, scheduled } satisfies ExportedHandler<Env> & { request: typeof app.request };

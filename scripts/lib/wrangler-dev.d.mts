@@ -9,4 +9,5 @@ export interface WranglerDev {
   output(): string;
   stop(): Promise<void>;
 }
+export declare function applyLocalMigrations(stateDir: string, stdio?: "inherit" | "pipe"): void;
 export declare function startWranglerDev(opts: { port?: number; stateDir: string; vars?: Record<string, string>; stdio?: "inherit" | "pipe" | "ignore"; timeoutMs?: number }): Promise<WranglerDev>;

@@ -53,10 +53,26 @@ async function waitReady(url, child, timeoutMs) {
 }
 
 /**
+ * Applies migrations/ (the D1 catalog index schema) to the local database in `stateDir` with
+ * wrangler's own command (~3 s); already-applied migrations are skipped. Run before wrangler dev
+ * starts on that state dir (never two wrangler processes on one state dir).
+ */
+export function applyLocalMigrations(stateDir, stdio = "pipe") {
+  const r = spawnSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
+    cwd: ROOT,
+    env: { ...process.env, ...WRANGLER_ENV, CI: "1" }, // CI: no confirmation prompt
+    stdio: ["ignore", stdio, stdio],
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`wrangler d1 migrations apply failed (exit ${r.status}): ${(r.stderr ?? "").slice(-2000)}${(r.stdout ?? "").slice(-2000)}`);
+}
+
+/**
  * @param {{ port?: number, stateDir: string, vars?: Record<string,string>, stdio?: "inherit"|"pipe"|"ignore", timeoutMs?: number }} opts
  * @returns {Promise<{ url: string, port: number, pid: number, output: () => string, stop: () => Promise<void> }>}
  */
 export async function startWranglerDev(opts) {
+  applyLocalMigrations(opts.stateDir, opts.stdio === "inherit" ? "inherit" : "pipe");
   const port = opts.port ?? (await freePort());
   const inspectorPort = await freePort();
   const args = [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", opts.stateDir, "--show-interactive-dev-session=false"];

@@ -1,11 +1,12 @@
 /**
- * The real Worker (bundled with esbuild) in Miniflare (workerd, local R2) on 127.0.0.1: what the
+ * The real Worker (bundled with esbuild) in Miniflare (workerd, local R2 and D1) on 127.0.0.1: what the
  * Node-side tests talk to over real HTTP (toolchain.md §4). Any outbound fetch is recorded and
  * refused, so a test can assert the Worker reached nothing beyond loopback.
  */
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
+import { applyMigrations } from "../../scripts/lib/d1-migrations.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 let bundled: Promise<string> | undefined;
@@ -29,6 +30,7 @@ export async function startTestWorker(bindings: Record<string, string> = {}): Pr
     script: await workerScript(),
     compatibilityDate: "2026-05-03",
     r2Buckets: { BUCKET: "test-bucket" },
+    d1Databases: { DB: "test-catalog-index" },
     bindings: { REMOTE_SERVERS: "[]", ...bindings },
     cf: false,
     port: 0,
@@ -39,5 +41,6 @@ export async function startTestWorker(bindings: Record<string, string> = {}): Pr
     },
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
+  await applyMigrations(await mf.getD1Database("DB")); // the catalog index schema (migrations/)
   return { url, outbound, dispose: () => mf.dispose() };
 }

@@ -1,20 +1,24 @@
 /**
  * Fetches one remote server's `GET /api/v1/catalog` (another instance of this Worker or an
- * original PixelRTS catalog server) with a hard deadline covering headers and body, a byte cap
- * read incrementally, and tolerant parsing. Never throws: every failure becomes a result with
- * status `error`/`timeout` and a code, so one bad server cannot fail the aggregate.
+ * original PixelRTS catalog server) with a hard deadline covering headers and body, parsed
+ * incrementally (parse.ts): at most `maxBytes` read, one entry held at a time, inline thumbnails
+ * kept only within the source's budget, then tolerant normalisation. Never throws: every failure
+ * becomes a result with status `error`/`timeout` and a code, so one bad server cannot fail the aggregate.
  */
-import { concatBytes } from "../../shared/bytes";
 import { type CatalogEntry, normalizeRemoteEntry, type SourceInfo } from "../../shared/catalog";
+import { parseRemoteCatalog, RemoteParseError } from "./parse";
 
 export type FetchFn = (input: string, init: RequestInit) => Promise<Response>;
 
 export interface RemoteFetchOptions {
   fetch: FetchFn;
   timeoutMs: number;
+  /** Most bytes read from one answer. */
   maxBytes: number;
   /** Max entries kept from one server. */
   maxEntries?: number;
+  /** Characters of inline thumbnails kept per source; past it entries keep `thumbnail: ""`. */
+  thumbnailBudget?: number;
 }
 
 export interface RemoteResult {
@@ -25,6 +29,8 @@ export interface RemoteResult {
   error: { code: string; message: string } | null;
   /** Epoch ms of the answer. */
   fetchedAt: number;
+  /** Entries whose inline thumbnail was dropped for the budget. */
+  thumbnailsDropped?: number;
 }
 
 class RemoteFailure extends Error {
@@ -36,28 +42,10 @@ class RemoteFailure extends Error {
   }
 }
 
-async function readCapped(res: Response, maxBytes: number): Promise<string> {
-  const declared = Number(res.headers.get("content-length") ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel();
-    throw new RemoteFailure("E_REMOTE_TOO_LARGE", `catalog is ${declared} bytes, over the ${maxBytes}-byte limit`);
-  }
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new RemoteFailure("E_REMOTE_TOO_LARGE", `catalog exceeds the ${maxBytes}-byte limit`);
-    }
-    parts.push(value);
-  }
-  return new TextDecoder().decode(concatBytes(parts, total));
-}
+export const DEFAULT_MAX_ENTRIES = 10_000;
+export const DEFAULT_THUMBNAIL_BUDGET = 2 * 1024 * 1024;
+/** An entry without its thumbnail is small; anything past this is not a catalog entry. */
+const MAX_ENTRY_CHARS = 64 * 1024;
 
 export async function fetchRemoteCatalog(source: SourceInfo, o: RemoteFetchOptions): Promise<RemoteResult> {
   const started = Date.now();
@@ -71,6 +59,7 @@ export async function fetchRemoteCatalog(source: SourceInfo, o: RemoteFetchOptio
       reject(new RemoteFailure("E_REMOTE_TIMEOUT", `no complete answer within ${o.timeoutMs} ms`));
     }, o.timeoutMs);
   });
+  let dropped = 0;
   const done = (status: RemoteResult["status"], entries: CatalogEntry[], error: RemoteResult["error"]): RemoteResult => ({
     source,
     status,
@@ -78,6 +67,7 @@ export async function fetchRemoteCatalog(source: SourceInfo, o: RemoteFetchOptio
     error,
     latencyMs: Date.now() - started,
     fetchedAt: Date.now(),
+    ...(dropped ? { thumbnailsDropped: dropped } : {}),
   });
   try {
     const work = (async () => {
@@ -86,19 +76,26 @@ export async function fetchRemoteCatalog(source: SourceInfo, o: RemoteFetchOptio
         await res.body?.cancel();
         throw new RemoteFailure("E_REMOTE_HTTP", `HTTP ${res.status}`);
       }
-      const text = await readCapped(res, o.maxBytes);
-      let doc: unknown;
-      try {
-        doc = JSON.parse(text);
-      } catch {
-        throw new RemoteFailure("E_REMOTE_INVALID", "catalog is not valid JSON");
+      const declared = Number(res.headers.get("content-length") ?? NaN);
+      if (Number.isFinite(declared) && declared > o.maxBytes) {
+        await res.body?.cancel();
+        throw new RemoteFailure("E_REMOTE_TOO_LARGE", `catalog is ${declared} bytes, over the ${o.maxBytes}-byte limit`);
       }
-      const list = Array.isArray(doc) ? doc : typeof doc === "object" && doc !== null ? (doc as { entries?: unknown }).entries : undefined;
-      if (!Array.isArray(list)) throw new RemoteFailure("E_REMOTE_INVALID", "catalog has no entries array");
+      if (!res.body) throw new RemoteFailure("E_REMOTE_INVALID", "catalog is empty");
       const entries: CatalogEntry[] = [];
-      for (const raw of list.slice(0, o.maxEntries ?? 10_000)) {
-        const e = normalizeRemoteEntry(raw, source);
-        if (e) entries.push(e);
+      try {
+        const stats = await parseRemoteCatalog(
+          res.body,
+          { maxBytes: o.maxBytes, maxEntries: o.maxEntries ?? DEFAULT_MAX_ENTRIES, thumbnailBudget: o.thumbnailBudget ?? DEFAULT_THUMBNAIL_BUDGET, maxEntryChars: MAX_ENTRY_CHARS },
+          (raw) => {
+            const e = normalizeRemoteEntry(raw, source);
+            if (e) entries.push(e);
+          },
+        );
+        dropped = stats.thumbnailsDropped;
+      } catch (e) {
+        if (e instanceof RemoteParseError) throw new RemoteFailure(e.code, e.message);
+        throw e;
       }
       return entries;
     })();

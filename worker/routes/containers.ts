@@ -8,13 +8,15 @@
  */
 import { type Context, Hono } from "hono";
 import { requirePublisher } from "../auth";
-import { MAX_THUMBNAIL_BYTES } from "../catalog/thumbnails";
+import { MAX_THUMBNAIL_BYTES, smallThumbnail } from "../catalog/small-thumbnail";
 import { httpFail } from "../errors";
 import { readCapped } from "../http/body";
 import { CACHE_IMMUTABLE, CACHE_REVALIDATE, serveObject } from "../http/serve-object";
 import { createOnly } from "../storage/cas";
 import { blobKey, idFromUrl, isHex64, isValidName, newId, parseName, thumbnailKey } from "../storage/layout";
-import { blobTarget, readPointer, setThumbnail } from "../storage/store";
+import { toBase64 } from "../../shared/bytes";
+
+import { blobTarget, readPointer, setThumbnail, storageOf } from "../storage/store";
 
 export const containerRoutes = new Hono<{ Bindings: Env }>();
 
@@ -69,8 +71,9 @@ containerRoutes.put("/api/v1/containers/:id/thumbnail", requirePublisher, async 
   if (!(await readPointer(bucket, name))) httpFail("E_NOT_FOUND", `container ${name} not found: publish it before its thumbnail`);
   const bytes = await readCapped(c.req.raw, MAX_THUMBNAIL_BYTES, "a thumbnail");
   if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) httpFail("E_UNSUPPORTED_MEDIA_TYPE", "a thumbnail must be a PNG file");
+  const small = await smallThumbnail(bytes);
   const tid = newId();
   await createOnly(bucket, thumbnailKey(name, tid), bytes, { httpMetadata: { contentType: "image/png" } });
-  if (!(await setThumbnail(bucket, name, tid))) httpFail("E_NOT_FOUND", `container ${name} was deleted during the upload`);
+  if (!(await setThumbnail(storageOf(c.env), name, tid, small ? toBase64(small) : null))) httpFail("E_NOT_FOUND", `container ${name} was deleted during the upload`);
   return c.json({ name, thumbnail_url: `${new URL(c.req.url).origin}/api/v1/containers/${name}/thumbnail`, size: bytes.length }, 201);
 });

@@ -5,7 +5,8 @@
  */
 import { Hono } from "hono";
 import type { CatalogEntry } from "../../shared/catalog";
-import { listCatalog } from "../catalog/list";
+import { rowsStatement } from "../db/read";
+import { type EntryRow, entryFromRow } from "../db/rows";
 import { localSource } from "../storage/store";
 
 export const homeRoutes = new Hono<{ Bindings: Env }>();
@@ -31,7 +32,9 @@ homeRoutes.get("/", async (c) => {
     return c.json({ service: "pixelrts-edge", catalog: `${origin}/api/v1/catalog`, remote_catalog: `${origin}/api/v1/remote/catalog`, health: `${origin}/api/v1/health` });
   }
   const source = localSource(c.env, origin);
-  const page = await listCatalog(c.env.BUCKET, { filter: {}, limit: 200, origin, source });
+  const stmt = rowsStatement(c.env.DB, { filter: {}, sort: "name", thumbnails: false }, null, 201)!;
+  const rows = (await stmt.all<EntryRow>()).results;
+  const page = { entries: rows.slice(0, 200).map((r) => entryFromRow(r, origin, source)), nextCursor: rows.length > 200 };
   const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(source.name)}</title>
 <style>body{font:15px/1.4 system-ui,sans-serif;margin:2rem;max-width:60rem}ul{list-style:none;padding:0}li{display:flex;gap:1rem;margin:0 0 1.2rem}
 img,.noimg{width:128px;height:128px;image-rendering:pixelated;background:#ddd;flex:none}h2{margin:0;font-size:1.1rem}p{margin:.2rem 0}.cmd code{background:#f3f3f3;padding:0 .3rem}</style></head>

@@ -28,7 +28,7 @@ import { readCapped } from "../http/body";
 import { blobKey, isHex64, isId, newId, parseName } from "../storage/layout";
 import { headOf, MAX_HEAD_BYTES } from "../storage/head";
 import { type ContainerRecord, decodeRecord, encodeRecord, recordFromHead } from "../storage/record";
-import { linkExisting, liveBlob, publishObject } from "../storage/store";
+import { linkExisting, liveBlob, publishObject, storageOf } from "../storage/store";
 import { envelopeBody, parseEnvelope } from "../../shared/trust/dsse";
 import { parseStatement } from "../../shared/trust/statement";
 import { publishKeys } from "../config";
@@ -89,7 +89,7 @@ multipartRoutes.post("/api/v1/containers/:name/uploads", requirePublisher, async
   const overrides = overridesFrom(h);
   const signed = await signatureFor(c.env, h, { sha256: sha, size, name });
 
-  const linked = await linkExisting(bucket, name, sha, size, withOverrides(overrides), signed ? storeSignaturesHook(bucket, signed) : undefined);
+  const linked = await linkExisting(storageOf(c.env), name, sha, size, withOverrides(overrides), signed ? storeSignaturesHook(storageOf(c.env), signed) : undefined);
   if (linked) {
     const { entry, status } = await entryResponse(c.env, new URL(c.req.url).origin, name, linked, true);
     return c.json(entry, status);
@@ -203,11 +203,12 @@ multipartRoutes.post("/api/v1/containers/:name/uploads/:upload/complete", requir
   const bucket = c.env.BUCKET;
   const origin = new URL(c.req.url).origin;
   const signed = await pendingSignatureFor(c.env, bucket, upload, name);
-  const before = signed ? storeSignaturesHook(bucket, signed.validated) : undefined;
+  const store = storageOf(c.env);
+  const before = signed ? storeSignaturesHook(store, signed.validated) : undefined;
   // Someone published these bytes while this upload ran: link to theirs, drop ours.
   const live = await liveBlob(bucket, upload.sha);
   if (signed && live && live.record.size !== signed.validated.statement.size) httpFail("E_SIGNATURE_MISMATCH", "the envelope sent at create signs another size than the published blob");
-  const existing = live && (await linkExisting(bucket, name, upload.sha, live.record.size, (r) => r, before));
+  const existing = live && (await linkExisting(store, name, upload.sha, live.record.size, (r) => r, before));
   if (existing) {
     await resume(bucket, upload).abort().catch(() => {});
     await deletePendingSignature(bucket, upload.sha, upload.gen);
@@ -229,7 +230,7 @@ multipartRoutes.post("/api/v1/containers/:name/uploads/:upload/complete", requir
     await deletePendingSignature(bucket, upload.sha, upload.gen);
     throw e;
   }
-  const published = await publishObject(bucket, name, { sha256: upload.sha, gen: upload.gen, blobEtag: obj.httpEtag }, record, before);
+  const published = await publishObject(store, name, { sha256: upload.sha, gen: upload.gen, blobEtag: obj.httpEtag }, record, before);
   await deletePendingSignature(bucket, upload.sha, upload.gen);
   const { entry, status } = await entryResponse(c.env, origin, name, published, false);
   return c.json(entry, status);

@@ -176,7 +176,7 @@ describe("accepting, deduplicating, deleting", () => {
     const keys = await allKeys(env.BUCKET);
     expect(keys.filter((k) => k.includes(f.sha256))).toEqual([`verified/${f.sha256}`]);
     expect((await env.BUCKET.head(`verified/${f.sha256}`))?.customMetadata).toEqual({ v: "1", state: "dead", life: "1" });
-    expect((await env.BUCKET.head("containers/shared-b"))?.customMetadata).toEqual({ v: "1", state: "deleted" });
+    expect((await env.BUCKET.head("containers/shared-b"))?.customMetadata).toEqual({ v: "1", state: "deleted", seq: "3" }); // created, republished, deleted
     expect((await call(`/blobs/sha256/${f.sha256}`)).status).toBe(404);
     expect((await call("/api/v1/catalog/shared-b")).status).toBe(404);
     expect(await errorCode(await call("/api/v1/containers/shared-b", { method: "DELETE", headers: bearer }))).toBe("E_NOT_FOUND");

@@ -26,7 +26,7 @@ import { createOnly } from "../storage/cas";
 import { blobKey, newId, parseName } from "../storage/layout";
 import { readHead } from "../storage/head";
 import { type ContainerRecord, type RecordOverrides, encodeRecord, recordFromHead } from "../storage/record";
-import { type BeforeInstall, type Linked, linkExisting, localSource, publishObject, readRegister, unlinkName } from "../storage/store";
+import { type BeforeInstall, type Linked, linkExisting, localSource, publishObject, readRegister, type Storage, storageOf, unlinkName } from "../storage/store";
 import { listSignatureObjects, storeEnvelope, summaryOf } from "../trust/store";
 import { envelopeFromHeader, requireSignature, type SignedSubject, type ValidatedEnvelope, validateEnvelope } from "../trust/validate";
 
@@ -54,9 +54,9 @@ export async function signatureFor(env: Env, h: Headers, subject: SignedSubject)
 }
 
 /** Stores the envelope's signatures once the bytes are secured, before the pointer moves (store.ts BeforeInstall). */
-export function storeSignaturesHook(bucket: R2Bucket, signed: ValidatedEnvelope): BeforeInstall {
+export function storeSignaturesHook(s: Storage, signed: ValidatedEnvelope): BeforeInstall {
   return async (target) => {
-    await storeEnvelope(bucket, target.sha256, signed.signatures, target.life ?? (await readRegister(bucket, target.sha256)).life);
+    await storeEnvelope(s, target.sha256, signed.signatures, target.life ?? (await readRegister(s.bucket, target.sha256)).life);
   };
 }
 
@@ -125,13 +125,14 @@ publishRoutes.put("/api/v1/containers/:name", requirePublisher, async (c) => {
   const reader = bodyReader(c.req.raw);
   if (length === 0 || !reader) httpFail("E_NOT_PIXELRTS", "not a PixelRTS container: empty body", { details: { reason: "E_NOT_PNG" } });
   const overrides = overridesFrom(h);
-  const bucket = c.env.BUCKET;
+  const store = storageOf(c.env);
+  const bucket = store.bucket;
   const origin = new URL(c.req.url).origin;
   // The signature is checked against the declared SHA-256, size and name before a byte is stored.
   const signed = await signatureFor(c.env, h, { sha256: sha, size: length, name });
-  const before = signed ? storeSignaturesHook(bucket, signed) : undefined;
+  const before = signed ? storeSignaturesHook(store, signed) : undefined;
 
-  const linked = await linkExisting(bucket, name, sha, length, withOverrides(overrides), before);
+  const linked = await linkExisting(store, name, sha, length, withOverrides(overrides), before);
   if (linked) {
     const { entry, status } = await entryResponse(c.env, origin, name, linked, true);
     return c.json(entry, status); // the unread body is drained after the handler (index.ts)
@@ -141,14 +142,14 @@ publishRoutes.put("/api/v1/containers/:name", requirePublisher, async (c) => {
   const record = recordFromHead(head, sha, length, overrides);
   const gen = newId();
   const blob = await storeVerified(bucket, blobKey(sha, gen), chunks, reader, length, sha, encodeRecord(record));
-  const published = await publishObject(bucket, name, { sha256: sha, gen, blobEtag: blob.httpEtag }, record, before);
+  const published = await publishObject(store, name, { sha256: sha, gen, blobEtag: blob.httpEtag }, record, before);
   const { entry, status } = await entryResponse(c.env, origin, name, published, false);
   return c.json(entry, status);
 });
 
 publishRoutes.delete("/api/v1/containers/:name", requirePublisher, async (c) => {
   const name = parseName(c.req.param("name"));
-  const old = await unlinkName(c.env.BUCKET, name);
+  const old = await unlinkName(storageOf(c.env), name);
   if (!old) httpFail("E_NOT_FOUND", `container ${name} not found`);
   return c.json({ deleted: name, sha256: old.sha256 });
 });

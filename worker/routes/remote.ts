@@ -1,36 +1,34 @@
 /**
- * `GET /api/v1/remote/catalog`: this Worker's entries merged with every configured remote
- * server's (REMOTE_SERVERS), fetched in parallel with a per-server timeout and cached
- * stale-while-revalidate (remote/cache.ts). Entries are tagged with their source (`source` and
- * the v1.2 `sourceServer*` fields), filtered (`q`, `distro`, `arch`, `type`, `source`), then
- * de-duplicated by SHA-256 across sources (local first, then config order), then paged
- * (`limit`/`cursor`). `sources[]` reports every server; a failing one never fails the response.
- * `Cache-Control: no-cache` on the request waits for fresh answers from every remote.
+ * `GET /api/v1/remote/catalog`: this Worker's entries (from the D1 index) merged with every
+ * configured remote server's (REMOTE_SERVERS, cached per source in memory and D1: remote/cache.ts),
+ * each tagged with its source (`source` and the v1.2 `sourceServer*` fields), filtered (`q`,
+ * `distro`, `arch`, `type`, `source`), de-duplicated by SHA-256 across sources (local first, then
+ * config order; losers listed in the winner's `also_from`), then paged (`limit`/`cursor`, offsets).
+ * `sources[]` reports every server; a failing one never fails the response. `Cache-Control:
+ * no-cache` on the request waits for fresh answers from every remote.
+ *
+ * Local entries are streamed from the index like `/api/v1/catalog`; remote entries are held
+ * (bounded per source by REMOTE_MAX_ENTRIES and REMOTE_THUMBNAIL_BUDGET). Storage calls: one D1
+ * read of the remote cache (for sources not fresh in this isolate), one D1 batch (version, local
+ * duplicates, counts, first rows), then 1 per batch of local rows; ≤ 1 subrequest per remote, none
+ * when fresh. Remote `q` filtering is the shared substring rule (shared/catalog.ts); local uses FTS.
  *
  * There is deliberately no byte proxy for remote containers: clients download from each entry's
  * own `url` (so this Worker can never be used to reach anything but the configured catalogs).
  */
-import { Hono } from "hono";
-import {
-  assignPositions,
-  CATALOG_SCHEMA_VERSION,
-  type CatalogEntry,
-  dedupeBySha256,
-  filterEntries,
-  gridDimensions,
-  type RemoteCatalogResponse,
-  type SourceStatus,
-  tagWithSource,
-} from "../../shared/catalog";
-import { listCatalog } from "../catalog/list";
+import { type Context, Hono } from "hono";
+import { type CatalogEntry, filterEntries, type RemoteCatalogResponse, type SourceInfo, type SourceStatus, tagWithSource } from "../../shared/catalog";
+import { indexEtag } from "../catalog/etag";
 import { parseCatalogQuery } from "../catalog/query";
-import { inlineThumbnails } from "../catalog/thumbnails";
+import { catalogStream } from "../catalog/stream";
 import { getConfig } from "../config";
+import { includesLocal, liveCountStatement, localShasStatement, rowsFrom, rowsStatement, countStatement, versionStatement, type IndexQuery } from "../db/read";
+import type { EntryRow } from "../db/rows";
 import { httpFail } from "../errors";
-import { jsonWithEtag } from "../http/json";
-import { getRemote } from "../remote/cache";
+import { type CachedRemote, getRemotes } from "../remote/cache";
 import type { FetchFn } from "../remote/fetch";
 import { localSource } from "../storage/store";
+import { batchSize, indexQueryOf, preconditions } from "./catalog";
 
 export const remoteRoutes = new Hono<{ Bindings: Env }>();
 
@@ -44,11 +42,9 @@ function offsetCursor(s: string | null): number {
   return Number(m[1]);
 }
 
-remoteRoutes.get("/api/v1/remote/catalog", async (c) => {
+/** The remotes of this request, through the cache (used by this route and the page at `/`). */
+export function remotesFor(c: Context<{ Bindings: Env }>): Promise<CachedRemote[]> {
   const cfg = getConfig(c.env);
-  const query = parseCatalogQuery(c.req.url);
-  const origin = new URL(c.req.url).origin;
-  const local = localSource(c.env, origin);
   // Only an explicit no-cache waits for the remotes: browsers send max-age=0 on every reload.
   const noCache = /no-cache/i.test(c.req.header("cache-control") ?? "") || /no-cache/i.test(c.req.header("pragma") ?? "");
   const waitUntil = (p: Promise<unknown>) => {
@@ -58,27 +54,85 @@ remoteRoutes.get("/api/v1/remote/catalog", async (c) => {
       // no execution context (app.request in unit tests): let it run
     }
   };
+  return getRemotes(
+    cfg.remotes,
+    { fetch: remoteFetch, timeoutMs: cfg.remoteTimeoutMs, maxBytes: cfg.remoteMaxBytes, maxEntries: cfg.remoteMaxEntries, thumbnailBudget: cfg.remoteThumbnailBudget },
+    { freshMs: cfg.remoteFreshSeconds * 1000, staleMs: cfg.remoteStaleSeconds * 1000, noCache, waitUntil, db: c.env.DB },
+  );
+}
 
+export interface MergePlan {
+  version: number;
+  /** Local entries that pass the filter. */
+  localCount: number;
+  /** Every live local entry (for `sources[]`). */
+  localTotal: number;
+  /** Remote entries left after filtering and de-duplication, in order (copies: the cache's are shared). */
+  remote: CatalogEntry[];
+  /** Local SHA-256 → other sources listing the same file. */
+  alsoFrom: Map<string, SourceInfo[]>;
+  /** When the local first rows were fetched with the plan: rows from `offset`. */
+  first?: EntryRow[];
+  latencyMs: number;
+}
+
+/**
+ * Filters and de-duplicates the remote entries against each other and the filtered local
+ * catalog (one D1 batch: version, which remote SHA-256s the local catalog holds, counts, and
+ * optionally the first local rows from `offset`).
+ */
+export async function planMerge(db: D1Database, iq: IndexQuery, local: SourceInfo, remotes: CachedRemote[], first?: { offset: number; limit: number }): Promise<MergePlan> {
   const t0 = Date.now();
-  const localPage = listCatalog(c.env.BUCKET, { filter: {}, origin, source: local }).then(
-    (page) => ({ page, latency: Date.now() - t0, error: null as null | { code: string; message: string } }),
-    (e) => ({ page: null, latency: Date.now() - t0, error: { code: "E_LOCAL", message: String((e as Error)?.message ?? e).slice(0, 200) } }),
+  const candidates = filterEntries(
+    remotes.flatMap((r) => r.result.entries),
+    iq.filter,
   );
-  const remotes = cfg.remotes.map((source) =>
-    getRemote(source, { fetch: remoteFetch, timeoutMs: cfg.remoteTimeoutMs, maxBytes: cfg.remoteMaxBytes }, {
-      freshMs: cfg.remoteFreshSeconds * 1000,
-      staleMs: cfg.remoteStaleSeconds * 1000,
-      noCache,
-      waitUntil,
-    }),
-  );
-  const [l, ...rs] = await Promise.all([localPage, ...remotes]);
+  const shas = [...new Set(candidates.map((e) => e.sha256).filter((s): s is string => !!s))];
+  const localOn = includesLocal(iq.filter, local.id);
+  const shaStmt = localOn ? localShasStatement(db, iq, shas) : null;
+  const countStmt = localOn ? countStatement(db, iq) : null;
+  const rowsStmt = localOn && first && first.limit > 0 ? rowsStatement(db, iq, null, first.limit, first.offset) : null;
+  const stmts = [versionStatement(db), liveCountStatement(db), ...(shaStmt ? [shaStmt] : []), ...(countStmt ? [countStmt] : []), ...(rowsStmt ? [rowsStmt] : [])];
+  const res = await db.batch<Record<string, unknown>>(stmts);
+  let k = 0;
+  const version = Number(res[k++]!.results[0]?.value ?? 0);
+  const localTotal = Number(res[k++]!.results[0]?.n ?? 0);
+  const localShas = new Set(shaStmt ? res[k++]!.results.map((r) => String(r.sha256)) : []);
+  const localCount = countStmt ? Number(res[k++]!.results[0]?.n ?? 0) : 0;
+  const rows = rowsStmt ? (res[k++]!.results as unknown as EntryRow[]) : undefined;
 
+  const alsoFrom = new Map<string, SourceInfo[]>();
+  const winners = new Map<string, CatalogEntry>();
+  const remote: CatalogEntry[] = [];
+  const addAlso = (list: SourceInfo[], s: SourceInfo) => {
+    if (!list.some((x) => x.id === s.id && x.url === s.url)) list.push(s);
+  };
+  for (const e of candidates) {
+    const sha = e.sha256;
+    if (sha && localShas.has(sha)) {
+      addAlso(alsoFrom.get(sha) ?? alsoFrom.set(sha, []).get(sha)!, e.source);
+      continue;
+    }
+    const copy: CatalogEntry = { ...e, position: { ...e.position } };
+    delete copy.also_from;
+    if (sha) {
+      const w = winners.get(sha);
+      if (w && !(w.source.id === e.source.id && w.source.url === e.source.url)) {
+        addAlso((w.also_from ??= []), e.source);
+        continue;
+      }
+      if (!w) winners.set(sha, copy);
+    }
+    remote.push(copy);
+  }
+  return { version, localCount, localTotal, remote, alsoFrom, ...(rows ? { first: rows } : {}), latencyMs: Date.now() - t0 };
+}
+
+export function sourceStatuses(local: SourceInfo, plan: MergePlan, remotes: CachedRemote[]): SourceStatus[] {
   const nowIso = new Date().toISOString();
-  const localEntries = (l.page?.entries ?? []).map((e) => tagWithSource(e, local));
-  const sources: SourceStatus[] = [
-    { ...local, status: l.error ? "error" : "ok", local: true, latency_ms: l.latency, count: localEntries.length, error: l.error, fetched_at: nowIso, stale: false },
-    ...rs.map(
+  return [
+    { ...local, status: "ok", local: true, latency_ms: plan.latencyMs, count: plan.localTotal, error: null, fetched_at: nowIso, stale: false },
+    ...remotes.map(
       ({ result: r, stale }): SourceStatus => ({
         ...r.source,
         status: r.status,
@@ -91,26 +145,51 @@ remoteRoutes.get("/api/v1/remote/catalog", async (c) => {
       }),
     ),
   ];
-  // cached entries are shared between requests: copy before positions/also_from are written
-  const all: CatalogEntry[] = [...localEntries, ...rs.flatMap(({ result }) => result.entries.map((e) => structuredClone(e)))];
-  const merged = dedupeBySha256(filterEntries(all, query.filter));
-  const start = offsetCursor(query.cursor);
-  const end = query.limit ? start + query.limit : merged.length;
-  const page = merged.slice(start, end);
-  assignPositions(page, start);
-  if (query.thumbnails && l.page) await inlineThumbnails(c.env.BUCKET, page.filter((e) => e.source.id === local.id), l.page.thumbs);
+}
 
-  const body: RemoteCatalogResponse = {
-    entries: page,
-    grid_dimensions: gridDimensions(page),
-    next_cursor: end < merged.length ? `o${end}` : null,
-    source: local,
-    schema_version: CATALOG_SCHEMA_VERSION,
-    sources,
-    stale: sources.some((s) => s.stale),
-    generated_at: nowIso,
-  };
+remoteRoutes.get("/api/v1/remote/catalog", async (c) => {
+  const query = parseCatalogQuery(c.req.url);
+  const origin = new URL(c.req.url).origin;
+  const local = localSource(c.env, origin);
+  const iq = indexQueryOf(query);
+  const db = c.env.DB;
+  const start = offsetCursor(query.cursor);
+  const remotes = await remotesFor(c);
+  const batch = batchSize(query.thumbnails);
+  const firstLimit = query.limit !== undefined ? Math.min(query.limit, batch) : batch;
+  const plan = await planMerge(db, iq, local, remotes, c.req.method === "HEAD" ? undefined : { offset: start, limit: firstLimit });
+  const sources = sourceStatuses(local, plan, remotes);
+  const stale = sources.some((s) => s.stale);
   // the ETag ignores timings, so an unchanged merge revalidates with 304
-  const stable = { ...body, generated_at: null, sources: sources.map((s) => ({ ...s, latency_ms: null, fetched_at: s.local ? null : s.fetched_at })) };
-  return jsonWithEtag(c, body, "public, max-age=0, must-revalidate", stable);
+  const etag = await indexEtag(plan.version, ["remote", origin, local, query, sources.map((s) => [s.id, s.url, s.color, s.name, s.status, s.count, s.error, s.local ? null : s.fetched_at, s.stale])]);
+  const early = preconditions(c, etag);
+  if (early) return early;
+  const headers = { ETag: etag, "Cache-Control": "public, max-age=0, must-revalidate", Vary: "Accept-Encoding", "Content-Type": "application/json; charset=utf-8" };
+  if (c.req.method === "HEAD") return new Response(null, { headers });
+
+  const total = plan.localCount + plan.remote.length;
+  const end = query.limit !== undefined ? Math.min(total, start + query.limit) : total;
+  const localTake = Math.max(0, Math.min(end, plan.localCount) - start);
+  const remoteFrom = Math.max(0, start - plan.localCount);
+  const remoteTo = Math.max(0, end - plan.localCount);
+  const rows = localTake > 0 && plan.first ? rowsFrom(db, iq, null, localTake, batch, plan.first.slice(0, localTake), start) : (async function* () {})();
+  const generatedAt = new Date().toISOString();
+  const body = catalogStream({
+    rows,
+    origin,
+    source: local,
+    start,
+    limit: null,
+    sort: query.sort,
+    map: (e) => {
+      tagWithSource(e, local);
+      const also = e.sha256 ? plan.alsoFrom.get(e.sha256) : undefined;
+      if (also) e.also_from = also;
+      return e;
+    },
+    extra: plan.remote.slice(remoteFrom, remoteTo),
+    nextCursor: () => (end < total ? `o${end}` : null),
+    tail: (): Pick<RemoteCatalogResponse, "sources" | "stale" | "generated_at"> => ({ sources, stale, generated_at: generatedAt }),
+  });
+  return new Response(body, { headers });
 });

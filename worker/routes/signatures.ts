@@ -18,7 +18,8 @@ import { httpFail } from "../errors";
 import { readCapped } from "../http/body";
 import { evaluateConditionals } from "../http/conditionals";
 import { idFromUrl, isHex64, isValidName, parseName } from "../storage/layout";
-import { blobTarget, readPointer, readRegister } from "../storage/store";
+import { deleteSignatureRows } from "../db/write";
+import { blobTarget, readPointer, readRegister, storageOf } from "../storage/store";
 import { deleteSignatures, listSignatureObjects, storeEnvelope } from "../trust/store";
 import { validateEnvelope } from "../trust/validate";
 
@@ -79,12 +80,13 @@ signatureRoutes.put("/api/v1/containers/:name/signatures", requirePublisher, asy
   if (!pointer) httpFail("E_NOT_FOUND", `container ${name} not found: publish it before signing it`);
   const hex = pointer.target.sha256;
   const validated = await validateEnvelope(text, { sha256: hex, size: pointer.record.size, name }, await publishKeys(c.env));
-  const stored = await storeEnvelope(bucket, hex, validated.signatures, (await readRegister(bucket, hex)).life);
+  const stored = await storeEnvelope(storageOf(c.env), hex, validated.signatures, (await readRegister(bucket, hex)).life);
   const wrote = stored.some((s) => s.outcome === "created" || s.outcome === "replaced");
   // The blob may have died while we wrote (its collector deletes signatures after the bytes):
   // seen alive now, the collector's deletion comes later and takes ours too; seen dead, undo.
   if (wrote && !(await blobTarget(bucket, hex))) {
     await deleteSignatures(bucket, hex);
+    await deleteSignatureRows(c.env.DB, hex).catch((e) => console.error("index: signature rows not dropped", e));
     httpFail("E_NOT_FOUND", `container ${name} was deleted during the request`);
   }
   if (stored.every((s) => s.outcome === "kept-newer")) {

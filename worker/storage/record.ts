@@ -39,6 +39,8 @@ export interface ContainerRecord {
   link?: string;
   /** Id of the thumbnail object (`thumbnails/<name>/<thumb>.png`), when one was uploaded. */
   thumb?: string;
+  /** Pointer version number: +1 per compare-and-swap of the pointer (orders index writes). */
+  seq?: number;
   // ---- multipart upload only ----
   /** `<length>:<sha256 hex>` of the head (bytes before the first IDAT) sent at create. */
   head?: string;
@@ -127,7 +129,7 @@ function toMeta(r: ContainerRecord): Record<string, string> {
   put("description", r.description);
   put("content_version", r.content_version);
   if (r.segments.length) m.segments = JSON.stringify(r.segments.map((s) => [s.name, s.type, s.size, s.start, s.sha256]));
-  for (const k of ["gen", "blob_etag", "life", "name", "published_at", "link", "thumb", "head"] as const) put(k, r[k]);
+  for (const k of ["gen", "blob_etag", "life", "name", "published_at", "link", "thumb", "seq", "head"] as const) put(k, r[k]);
   return m;
 }
 
@@ -189,6 +191,7 @@ export function decodeRecord(m: Record<string, string> | undefined): ContainerRe
     published_at: m.published_at,
     link: m.link,
     thumb: m.thumb,
+    seq: num(m.seq) ?? undefined,
     head: m.head,
   };
 }

@@ -11,17 +11,43 @@
  *   CAS; never re-attached) → still no refs → delete its object. A link whose ref was visible
  *   before the detach keeps the object; one that checks after it fails and collects again.
  * - unlink: swap the pointer to a tombstone, then release. Tombstones and dead registers stay.
+ * - index: every pointer compare-and-swap that succeeded is mirrored into the D1 catalog index
+ *   (db/write.ts, guarded by the pointer's `seq`) before the old version is released, so the index
+ *   moves off a generation before its bytes can be collected.
  */
 import { getConfig } from "../config";
+import { deleteSignatureRows, type PointerWrite, writePointer } from "../db/write";
 import { CAS_ATTEMPTS, conflict, createOnly, readVersion, swap, type Version } from "./cas";
 import { deleteSignatures } from "../trust/store";
-import { blobKey, isId, newId, pointerKey, PREFIX, refKey, refPrefix, registerKey, thumbnailKey } from "./layout";
+import { blobKey, isId, newId, pointerKey, PREFIX, refKey, refPrefix, registerKey, signaturePrefix, thumbnailKey } from "./layout";
 import { type ContainerRecord, decodeRecord, encodeRecord } from "./record";
 
 const EMPTY = new Uint8Array(0);
 /** A detached register keeps its life: signatures written during that life die with it. */
 const dead = (life: number) => ({ v: "1", state: "dead", life: String(life) });
-const TOMBSTONE = { v: "1", state: "deleted" };
+const TOMBSTONE = { v: "1", state: "deleted" } as const;
+
+/** The storage one request writes through: R2 (the truth) and the D1 index that mirrors it. */
+export interface Storage {
+  bucket: R2Bucket;
+  db: D1Database;
+}
+
+export const storageOf = (env: { BUCKET: R2Bucket; DB: D1Database }): Storage => ({ bucket: env.BUCKET, db: env.DB });
+
+/**
+ * Mirrors a pointer write into the index. A failure is logged, not thrown: R2 already changed and
+ * the request's flow must still release what it replaced. The index then lags until the next
+ * write of that name or the reindex cron; byte routes resolve names through R2 pointers, never
+ * the index, so they serve only the verified bytes meanwhile.
+ */
+async function indexPointer(s: Storage, w: PointerWrite): Promise<void> {
+  try {
+    await writePointer(s.db, w);
+  } catch (e) {
+    console.error(`index: could not record ${w.name} (seq ${w.seq}); the reindex cron repairs it`, e);
+  }
+}
 
 /** One verified blob object: the bytes of `sha256` at `blobs/sha256/<sha256>/<gen>` with ETag `blobEtag`. */
 export interface BlobRef {
@@ -44,6 +70,20 @@ export interface Pointer {
 export interface Linked {
   record: ContainerRecord;
   created: boolean;
+  /** Only with ExpectPointer: the pointer was no longer the expected version, nothing changed. */
+  skipped?: boolean;
+}
+
+/**
+ * Reindex's migration of a layout-1 pointer: install only over exactly the version read (its
+ * ETag), never over a publish that came meanwhile, with the thumbnail already copied.
+ */
+export interface ExpectPointer {
+  etag: string;
+  thumb: string | undefined;
+  thumbInline: string | null;
+  /** Keep the original publication time. */
+  publishedAt?: string;
 }
 
 /**
@@ -100,18 +140,35 @@ export async function readPointer(bucket: R2Bucket, name: string): Promise<Point
 
 type Swapped = { before: Pointer | null; written: ContainerRecord | null };
 
+/** A pointer version's number: +1 per compare-and-swap (tombstones included); 0 before layout 2's seq. */
+export function seqOf(meta: Record<string, string> | null | undefined): number {
+  const v = meta?.seq;
+  return v && /^\d{1,15}$/.test(v) ? Number(v) : 0;
+}
+
 /**
  * Compare-and-swap loop on a pointer: `next` maps the current pointer (null: none or tombstone)
- * to the new record, TOMBSTONE, or null to leave it alone ("stopped").
+ * and the version read to the new record, TOMBSTONE, or null to leave it alone ("stopped").
+ * The version written gets seq + 1 and is mirrored into the index before anything is released.
  */
-async function updatePointer(bucket: R2Bucket, name: string, next: (cur: Pointer | null) => ContainerRecord | typeof TOMBSTONE | null): Promise<Swapped | "stopped" | "conflict"> {
+async function updatePointer(
+  s: Storage,
+  name: string,
+  next: (cur: Pointer | null, v: Version) => ContainerRecord | typeof TOMBSTONE | null,
+  thumbInline?: string | null,
+): Promise<Swapped | "stopped" | "conflict"> {
   for (let i = 0; i < CAS_ATTEMPTS; i++) {
-    const v = await readVersion(bucket, pointerKey(name));
+    const v = await readVersion(s.bucket, pointerKey(name));
     const cur = pointerOf(name, v);
-    const want = next(cur);
+    const want = next(cur, v);
     if (!want) return "stopped";
-    const record = want === TOMBSTONE ? null : (want as ContainerRecord);
-    if (await swap(bucket, v, record ? encodeRecord(record) : TOMBSTONE)) return { before: cur, written: record };
+    const seq = seqOf(v.meta) + 1;
+    const record = want === TOMBSTONE ? null : { ...(want as ContainerRecord), seq };
+    const written = await swap(s.bucket, v, record ? encodeRecord(record) : { ...TOMBSTONE, seq: String(seq) });
+    if (written) {
+      await indexPointer(s, { name, seq, pointerEtag: written.etag, record, ...(thumbInline !== undefined ? { thumbInline } : {}) });
+      return { before: cur, written: record };
+    }
   }
   return "conflict";
 }
@@ -128,16 +185,17 @@ async function hasRefs(bucket: R2Bucket, hex: string, gen: string): Promise<bool
 }
 
 /** Ends one link: deletes its ref, then collects the generation. */
-async function dropRef(bucket: R2Bucket, t: BlobRef, link: string): Promise<void> {
-  await bucket.delete(refKey(t.sha256, t.gen, link));
-  await collect(bucket, t);
+async function dropRef(s: Storage, t: BlobRef, link: string): Promise<void> {
+  await s.bucket.delete(refKey(t.sha256, t.gen, link));
+  await collect(s, t);
 }
 
 /**
  * Deletes a generation's object once nothing links it: no refs, detached from the register
  * (by this call's CAS or earlier), and still no refs after that. Leaves it when unsure.
  */
-async function collect(bucket: R2Bucket, t: { sha256: string; gen: string }): Promise<void> {
+async function collect(s: Storage, t: { sha256: string; gen: string }): Promise<void> {
+  const bucket = s.bucket;
   if (await hasRefs(bucket, t.sha256, t.gen)) return;
   for (let i = 0; ; i++) {
     const reg = await readRegister(bucket, t.sha256);
@@ -147,7 +205,7 @@ async function collect(bucket: R2Bucket, t: { sha256: string; gen: string }): Pr
   }
   if (await hasRefs(bucket, t.sha256, t.gen)) return; // a link in flight: if it fails, it collects again
   await bucket.delete(blobKey(t.sha256, t.gen));
-  await collectSignatures(bucket, t.sha256);
+  await collectSignatures(s, t.sha256);
 }
 
 /**
@@ -157,52 +215,60 @@ async function collect(bucket: R2Bucket, t: { sha256: string; gen: string }): Pr
  * signature written meanwhile by PUT …/signatures is undone by its writer (it checks the blob
  * after writing).
  */
-async function collectSignatures(bucket: R2Bucket, hex: string): Promise<void> {
-  const reg = await readRegister(bucket, hex);
+async function collectSignatures(s: Storage, hex: string): Promise<void> {
+  // most blobs are unsigned: one listing, and nothing else to do
+  if (!(await s.bucket.list({ prefix: signaturePrefix(hex), limit: 1 })).objects.length) return;
+  const reg = await readRegister(s.bucket, hex);
   if (reg.live || !reg.version.etag) return;
-  if ((await bucket.list({ prefix: `${PREFIX.blobs}${hex}/`, limit: 1 })).objects.length) return;
-  await deleteSignatures(bucket, hex, reg.life);
+  if ((await s.bucket.list({ prefix: `${PREFIX.blobs}${hex}/`, limit: 1 })).objects.length) return;
+  if ((await deleteSignatures(s.bucket, hex, reg.life)).length) await deleteSignatureRows(s.db, hex, reg.life).catch((e) => console.error("index: signature rows not dropped", e));
 }
 
 /** What a replaced or deleted pointer version held: its ref, and its thumbnail unless carried over. */
-async function release(bucket: R2Bucket, old: Pointer, keepThumb: boolean): Promise<void> {
-  if (!keepThumb && old.record.thumb) await bucket.delete(thumbnailKey(old.name, old.record.thumb));
-  await dropRef(bucket, old.target, old.link);
+async function release(s: Storage, old: Pointer, keepThumb: boolean): Promise<void> {
+  if (!keepThumb && old.record.thumb) await s.bucket.delete(thumbnailKey(old.name, old.record.thumb));
+  await dropRef(s, old.target, old.link);
 }
 
 // ---- linking names ----
 
 /** Swaps `name`'s pointer to `target` under `link` (whose ref exists) and releases the old version. */
-async function installPointer(bucket: R2Bucket, name: string, target: BlobRef, record: ContainerRecord, link: string): Promise<Linked> {
-  const published_at = new Date().toISOString();
-  const r = await updatePointer(bucket, name, (cur) => ({ ...record, name, published_at, gen: target.gen, blob_etag: target.blobEtag, link, thumb: cur?.record.thumb, head: undefined }));
+async function installPointer(s: Storage, name: string, target: BlobRef, record: ContainerRecord, link: string, expect?: ExpectPointer): Promise<Linked> {
+  const published_at = expect?.publishedAt ?? new Date().toISOString();
+  const r = await updatePointer(
+    s,
+    name,
+    (cur, v) => (expect && v.etag !== expect.etag ? null : { ...record, name, published_at, gen: target.gen, blob_etag: target.blobEtag, link, thumb: expect ? expect.thumb : cur?.record.thumb, head: undefined, life: undefined }),
+    expect?.thumbInline,
+  );
   if (r === "conflict" || r === "stopped") {
-    await dropRef(bucket, target, link);
+    await dropRef(s, target, link);
+    if (r === "stopped") return { record, created: false, skipped: true };
     conflict(`container ${name}`);
   }
-  if (r.before) await release(bucket, r.before, true);
+  if (r.before) await release(s, r.before, true);
   return { record: r.written!, created: !r.before };
 }
 
 /** Links `name` to a live generation; "detached" (and nothing changed) when it is live no more. */
-async function linkTo(bucket: R2Bucket, name: string, target: BlobRef, record: ContainerRecord, before?: BeforeInstall): Promise<Linked | "detached"> {
+async function linkTo(s: Storage, name: string, target: BlobRef, record: ContainerRecord, before?: BeforeInstall, expect?: ExpectPointer): Promise<Linked | "detached"> {
   const link = newId();
-  await addRef(bucket, target, link, name);
+  await addRef(s.bucket, target, link, name);
   // A collector detaches before its last ref check: seen live now, our ref stops it.
-  if ((await readRegister(bucket, target.sha256)).live?.gen !== target.gen) {
-    await dropRef(bucket, target, link);
+  if ((await readRegister(s.bucket, target.sha256)).live?.gen !== target.gen) {
+    await dropRef(s, target, link);
     return "detached";
   }
-  await runBefore(bucket, target, link, before);
-  return installPointer(bucket, name, target, record, link);
+  await runBefore(s, target, link, before);
+  return installPointer(s, name, target, record, link, expect);
 }
 
-async function runBefore(bucket: R2Bucket, target: BlobRef, link: string, before?: BeforeInstall): Promise<void> {
+async function runBefore(s: Storage, target: BlobRef, link: string, before?: BeforeInstall): Promise<void> {
   if (!before) return;
   try {
     await before(target);
   } catch (e) {
-    await dropRef(bucket, target, link);
+    await dropRef(s, target, link);
     throw e;
   }
 }
@@ -212,11 +278,11 @@ async function runBefore(bucket: R2Bucket, target: BlobRef, link: string, before
  * them. Null when there is no such blob (the caller uploads). `fields` picks the catalog fields
  * from the stored record (this request's overrides).
  */
-export async function linkExisting(bucket: R2Bucket, name: string, sha: string, size: number, fields: (stored: ContainerRecord) => ContainerRecord, before?: BeforeInstall): Promise<Linked | null> {
+export async function linkExisting(s: Storage, name: string, sha: string, size: number, fields: (stored: ContainerRecord) => ContainerRecord, before?: BeforeInstall, expect?: ExpectPointer): Promise<Linked | null> {
   for (let i = 0; i < CAS_ATTEMPTS; i++) {
-    const live = await liveBlob(bucket, sha);
+    const live = await liveBlob(s.bucket, sha);
     if (!live || live.record.size !== size) return null;
-    const linked = await linkTo(bucket, name, live, fields(live.record), before);
+    const linked = await linkTo(s, name, live, fields(live.record), before, expect);
     if (linked !== "detached") return linked;
   }
   return null;
@@ -227,51 +293,54 @@ export async function linkExisting(bucket: R2Bucket, name: string, sha: string, 
  * the live generation, or links to the one that became live first and drops it; then points
  * `name` at the result.
  */
-export async function publishObject(bucket: R2Bucket, name: string, target: BlobRef, record: ContainerRecord, before?: BeforeInstall): Promise<Linked> {
+export async function publishObject(s: Storage, name: string, target: BlobRef, record: ContainerRecord, before?: BeforeInstall, expect?: ExpectPointer): Promise<Linked> {
   const link = newId();
-  await addRef(bucket, target, link, name); // from here on no collector deletes it
+  await addRef(s.bucket, target, link, name); // from here on no collector deletes it
   for (let i = 0; i < CAS_ATTEMPTS; i++) {
-    const reg = await readRegister(bucket, target.sha256);
+    const reg = await readRegister(s.bucket, target.sha256);
     if (reg.live) {
       let linked: Linked | "detached";
       try {
-        linked = await linkTo(bucket, name, reg.live, record, before);
+        linked = await linkTo(s, name, reg.live, record, before, expect);
       } catch (e) {
-        await dropRef(bucket, target, link);
+        await dropRef(s, target, link);
         throw e;
       }
       if (linked === "detached") continue;
-      await dropRef(bucket, target, link); // never live, so this deletes our copy
+      await dropRef(s, target, link); // never live, so this deletes our copy
       return linked;
     }
-    if (await swap(bucket, reg.version, encodeRecord({ ...record, gen: target.gen, blob_etag: target.blobEtag, life: reg.life + 1 }))) {
-      await runBefore(bucket, { ...target, life: reg.life + 1 }, link, before);
-      return installPointer(bucket, name, target, record, link);
+    if (await swap(s.bucket, reg.version, encodeRecord({ ...record, gen: target.gen, blob_etag: target.blobEtag, life: reg.life + 1 }))) {
+      await runBefore(s, { ...target, life: reg.life + 1 }, link, before);
+      return installPointer(s, name, target, record, link, expect);
     }
   }
-  await dropRef(bucket, target, link);
+  await dropRef(s, target, link);
   conflict(`blob ${target.sha256}`);
 }
 
 /** Removes a catalog entry (pointer → tombstone), then its thumbnail, ref and unused blob. Null when absent. */
-export async function unlinkName(bucket: R2Bucket, name: string): Promise<ContainerRecord | null> {
-  const r = await updatePointer(bucket, name, (cur) => (cur ? TOMBSTONE : null));
+export async function unlinkName(s: Storage, name: string): Promise<ContainerRecord | null> {
+  const r = await updatePointer(s, name, (cur) => (cur ? TOMBSTONE : null));
   if (r === "stopped") return null;
   if (r === "conflict") conflict(`container ${name}`);
-  await release(bucket, r.before!, false);
+  await release(s, r.before!, false);
   return r.before!.record;
 }
 
-/** Records thumbnail `tid` (already stored) in `name`'s pointer; false when the name is gone. */
-export async function setThumbnail(bucket: R2Bucket, name: string, tid: string): Promise<boolean> {
-  const r = await updatePointer(bucket, name, (cur) => (cur ? { ...cur.record, thumb: tid } : null));
+/**
+ * Records thumbnail `tid` (already stored) in `name`'s pointer, with its inline copy for the
+ * index (base64 ≤ 32 KiB, or null); false when the name is gone.
+ */
+export async function setThumbnail(s: Storage, name: string, tid: string, inline: string | null): Promise<boolean> {
+  const r = await updatePointer(s, name, (cur) => (cur ? { ...cur.record, thumb: tid } : null), inline);
   if (r === "stopped" || r === "conflict") {
-    await bucket.delete(thumbnailKey(name, tid));
+    await s.bucket.delete(thumbnailKey(name, tid));
     if (r === "conflict") conflict(`container ${name}`);
     return false;
   }
   const old = r.before!.record.thumb;
-  if (old && old !== tid) await bucket.delete(thumbnailKey(name, old));
+  if (old && old !== tid) await s.bucket.delete(thumbnailKey(name, old));
   return true;
 }
 

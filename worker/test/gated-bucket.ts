@@ -15,8 +15,16 @@ export interface GatedBucket {
   open(): void;
 }
 
+export interface Gate {
+  /** Numbers one call and holds it when it is the one picked. */
+  step(call: string): Promise<void>;
+  calls: string[];
+  reached: Promise<string>;
+  open(): void;
+}
+
 /** `holdBefore(index, call)` picks the call to hold (the first one it accepts); others pass at once. */
-export function gatedBucket(inner: R2Bucket, holdBefore: (index: number, call: string) => boolean): GatedBucket {
+export function makeGate(holdBefore: (index: number, call: string) => boolean): Gate {
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
   let signal!: (call: string) => void;
@@ -31,6 +39,18 @@ export function gatedBucket(inner: R2Bucket, holdBefore: (index: number, call: s
       await gate;
     }
   };
+  return { step, calls, reached, open };
+}
+
+/** `holdBefore(index, call)` picks the call to hold (the first one it accepts); others pass at once. */
+export function gatedBucket(inner: R2Bucket, holdBefore: (index: number, call: string) => boolean): GatedBucket {
+  const g = makeGate(holdBefore);
+  return { bucket: gatedBucketWith(inner, g), calls: g.calls, reached: g.reached, open: g.open };
+}
+
+/** A bucket whose every call is a step of `g` (shared with other gated bindings of one request). */
+export function gatedBucketWith(inner: R2Bucket, g: Gate): R2Bucket {
+  const step = g.step;
   const wrapUpload = (u: R2MultipartUpload): R2MultipartUpload => ({
     key: u.key,
     uploadId: u.uploadId,
@@ -47,5 +67,5 @@ export function gatedBucket(inner: R2Bucket, holdBefore: (index: number, call: s
     createMultipartUpload: async (key: string, o?: R2MultipartOptions) => (await step(`createMultipartUpload ${key}`), wrapUpload(await inner.createMultipartUpload(key, o))),
     resumeMultipartUpload: (key: string, uploadId: string) => wrapUpload(inner.resumeMultipartUpload(key, uploadId)),
   } as unknown as R2Bucket;
-  return { bucket, calls, reached, open };
+  return bucket;
 }

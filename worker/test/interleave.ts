@@ -4,22 +4,31 @@
  * meanwhile; then the held one goes on. Repeated for every k until the held request makes no more
  * calls, and again with the roles swapped, so every point where one request can fall between two
  * calls of the other is tried. After the other request, and again after both, the invariant must
- * hold (expectCatalogIntact and the race's own `check`). Finally every name of the run is deleted
- * and nothing of its blobs, refs, thumbnails or signatures may be left.
+ * hold (expectCatalogIntact, expectIndexTruthful and the race's own `check`). Finally every name
+ * of the run is deleted and nothing of its blobs, refs, thumbnails or signatures may be left.
+ * R2 and D1 calls are numbered together, so a request can also be held between its R2
+ * compare-and-swap and its index write.
  */
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { CatalogEntry } from "../../shared/catalog";
 import app from "../index";
-import { gatedBucket } from "./gated-bucket";
+import { type Gate, gatedBucketWith, makeGate } from "./gated-bucket";
+import { wrapDb } from "./counting";
 import { bearer, call, ORIGIN } from "./helpers";
-import { expectCatalogIntact } from "./invariant";
+import { expectCatalogIntact, expectIndexTruthful } from "./invariant";
 
-/** Storage bindings a request runs with (a gated or counting wrapper, or the real ones). */
-export type Bindings = Pick<Env, "BUCKET">;
+/** Storage bindings a request runs with (gated or counting wrappers, or the real ones). */
+export type Bindings = Pick<Env, "BUCKET"> & Partial<Pick<Env, "DB">>;
 
-export const realBindings = (): Bindings => ({ BUCKET: env.BUCKET });
+export const realBindings = (): Bindings => ({ BUCKET: env.BUCKET, DB: env.DB });
+
+/** R2 and D1 behind one gate: the k-th storage call of either kind is the one held. */
+export function gatedBindings(holdBefore: (index: number, call: string) => boolean): { bindings: Bindings; gate: Gate } {
+  const gate = makeGate(holdBefore);
+  return { bindings: { BUCKET: gatedBucketWith(env.BUCKET, gate), DB: wrapDb(env.DB, gate.step) }, gate };
+}
 
 /** One request to the app with `b` in place of the real storage bindings. */
 export async function send(b: Bindings, path: string, init?: RequestInit, extra: Record<string, unknown> = {}): Promise<Response> {
@@ -64,15 +73,17 @@ export async function everyInterleaving(prefix: string, make: (name: string, run
       expect(k).toBeLessThan(100); // a request makes far fewer storage calls than this
       const race = await make(prefix, runs);
       const [held, other] = swapped ? [race.b, race.a] : [race.a, race.b];
-      const gate = gatedBucket(env.BUCKET, (i) => i === k);
-      const heldDone = held({ BUCKET: gate.bucket });
+      const { bindings, gate } = gatedBindings((i) => i === k);
+      const heldDone = held(bindings);
       const stopped = await Promise.race([gate.reached, heldDone.then(() => null)]);
       const otherRes = await other(realBindings());
-      await expectCatalogIntact(prefix);
+      await expectCatalogIntact(prefix, { byName: false });
+      await expectIndexTruthful(prefix, { mirror: false });
       await race.check?.();
       gate.open();
       const heldRes = await heldDone;
       const catalog = await expectCatalogIntact(prefix);
+      await expectIndexTruthful(prefix);
       await race.check?.();
       await (swapped ? race.after(otherRes, heldRes, catalog) : race.after(heldRes, otherRes, catalog));
       for (const name of race.names) {

@@ -8,6 +8,8 @@
  *   invalid       200 with a body that is not JSON
  *   huge          a valid but oversized catalog (over the tests' REMOTE_MAX_BYTES)
  *   down          the fixture throws (a network failure; miniflare may surface it as a 5xx)
+ *   fat           an original server with 200 entries, each with a ~254 KB inline thumbnail
+ *                 (~50 MB, streamed as it is generated), like the ones issue 10 measured
  *   count-<tag>   one entry whose id says how often this host was fetched (`fetched-1`, ...): tests
  *                 see whether an answer came from the remote or from the cache, no clock needed
  * Anything else is an unexpected outbound request: logged and answered 599 (tests see an error source).
@@ -44,6 +46,30 @@ export const TEST_REMOTES = [
 ];
 
 const fetchCounts = new Map<string, number>();
+
+/** Entries of the fat server, and the size of each inline thumbnail (base64 characters). */
+export const FAT_ENTRIES = 200;
+export const FAT_THUMBNAIL_CHARS = 254_000;
+
+function fatCatalog(): Response {
+  const enc = new TextEncoder();
+  const thumb = "iVBORw0KGgo" + "A".repeat(FAT_THUMBNAIL_CHARS - 11);
+  let i = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(ctrl) {
+      if (i === 0) ctrl.enqueue(enc.encode('{"entries":['));
+      if (i === FAT_ENTRIES) {
+        ctrl.enqueue(enc.encode('],"grid_dimensions":{"width":11,"height":21}}'));
+        ctrl.close();
+        return;
+      }
+      const e = originalEntry(`fat${String(i).padStart(4, "0")}`, `fat-${i}`, { distro: "fatdistro", thumbnail: thumb, visual_description: `fat entry ${i}` });
+      ctrl.enqueue(enc.encode((i ? "," : "") + JSON.stringify(e)));
+      i++;
+    },
+  });
+  return new Response(stream as unknown as ConstructorParameters<typeof Response>[0], { headers: { "content-type": "application/json" } });
+}
 
 export async function remoteFixtures(request: { url: string }): Promise<Response> {
   const url = new URL(request.url);
@@ -84,6 +110,8 @@ export async function remoteFixtures(request: { url: string }): Promise<Response
       return new Response("boom", { status: 500 });
     case "invalid.remote.test":
       return new Response("{ not json", { headers: { "content-type": "application/json" } });
+    case "fat.remote.test":
+      return fatCatalog();
     case "down.remote.test":
       throw new Error("connect ECONNREFUSED (simulated)");
     case "huge.remote.test": {

@@ -12,6 +12,7 @@
  * died while it wrote (docs/WORKER.md, "Signatures").
  */
 import { toHex } from "../../shared/bytes";
+import { type SignatureRow, writeSignatures } from "../db/write";
 import { httpFail } from "../errors";
 import { CAS_ATTEMPTS, conflict, createOnly } from "../storage/cas";
 import { pendingSignatureKey, signatureKey, signaturePrefix } from "../storage/layout";
@@ -43,10 +44,11 @@ const keyidOf = (key: string) => key.slice(key.lastIndexOf("/") + 1);
  * is newer), so the collector of that earlier life leaves it. 409 E_SIGNATURES_FULL when the
  * blob already has MAX_KEYIDS other key ids.
  */
-export async function storeSignature(bucket: R2Bucket, hex: string, sig: VerifiedSignature, life: number): Promise<StoreOutcome> {
+export async function storeSignature(bucket: R2Bucket, hex: string, sig: VerifiedSignature, life: number): Promise<{ outcome: StoreOutcome; stored: SignatureRow }> {
   const key = signatureKey(hex, sig.keyid);
   const meta = { signed_at: sig.statement.signed_at, name: sig.statement.name, life: String(life) };
   const ours = await md5Hex(sig.body);
+  const row = (m: Record<string, string>): SignatureRow => ({ sha256: hex, keyid: sig.keyid, name: m.name ?? "", signed_at: m.signed_at ?? meta.signed_at, life: Number(m.life ?? 0) });
   const put = (body: string, m: Record<string, string>, etag: string) => bucket.put(key, body, { onlyIf: { etagMatches: etag }, customMetadata: m, httpMetadata: { contentType: "application/json" } });
   for (let i = 0; i < CAS_ATTEMPTS; i++) {
     const cur = await bucket.get(key);
@@ -55,7 +57,7 @@ export async function storeSignature(bucket: R2Bucket, hex: string, sig: Verifie
       if (others.objects.length >= MAX_KEYIDS) httpFail("E_SIGNATURES_FULL", `blob ${hex} already carries signatures by ${MAX_KEYIDS} keys`);
       if (await createOnly(bucket, key, sig.body, { customMetadata: meta, httpMetadata: { contentType: "application/json" } })) {
         await trimOverflow(bucket, hex, sig.keyid);
-        return "created";
+        return { outcome: "created", stored: row(meta) };
       }
       continue; // another writer created it first: compare with theirs
     }
@@ -65,12 +67,13 @@ export async function storeSignature(bucket: R2Bucket, hex: string, sig: Verifie
     const stored = Date.parse(curMeta.signed_at ?? "");
     const newer = !Number.isFinite(stored) || stored < Date.parse(meta.signed_at);
     if (newer && cur.etag !== ours) {
-      if (await put(sig.body, meta, cur.etag)) return "replaced";
+      if (await put(sig.body, meta, cur.etag)) return { outcome: "replaced", stored: row(meta) };
       continue;
     }
     const outcome: StoreOutcome = cur.etag === ours ? "unchanged" : "kept-newer";
-    if (curLife >= life) return outcome;
-    if (await put(curBody, { ...curMeta, life: String(life) }, cur.etag)) return outcome;
+    if (curLife >= life) return { outcome, stored: row(curMeta) };
+    const restamped = { ...curMeta, life: String(life) };
+    if (await put(curBody, restamped, cur.etag)) return { outcome, stored: row(restamped) };
   }
   conflict(`signature ${sig.keyid} of ${hex}`);
 }
@@ -125,9 +128,18 @@ export async function deletePendingSignature(bucket: R2Bucket, hex: string, gen:
   await bucket.delete(pendingSignatureKey(hex, gen));
 }
 
-/** Stores every verified signature of one validated envelope for blob `hex`. */
-export async function storeEnvelope(bucket: R2Bucket, hex: string, sigs: readonly VerifiedSignature[], life: number): Promise<{ keyid: string; outcome: StoreOutcome }[]> {
+/**
+ * Stores every verified signature of one validated envelope for blob `hex`, then mirrors what R2
+ * now holds into the index's signature summaries (a failure there is logged: reindex repairs it).
+ */
+export async function storeEnvelope(s: { bucket: R2Bucket; db: D1Database }, hex: string, sigs: readonly VerifiedSignature[], life: number): Promise<{ keyid: string; outcome: StoreOutcome }[]> {
   const out: { keyid: string; outcome: StoreOutcome }[] = [];
-  for (const sig of sigs) out.push({ keyid: sig.keyid, outcome: await storeSignature(bucket, hex, sig, life) });
+  const rows: SignatureRow[] = [];
+  for (const sig of sigs) {
+    const r = await storeSignature(s.bucket, hex, sig, life);
+    out.push({ keyid: sig.keyid, outcome: r.outcome });
+    rows.push(r.stored);
+  }
+  await writeSignatures(s.db, rows).catch((e) => console.error(`index: signature summaries of ${hex} not recorded`, e));
   return out;
 }
