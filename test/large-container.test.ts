@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "..");
 const CLI = join(ROOT, "agent/bin/pixelrts.mjs");
+const WITH_RSS = join(ROOT, "bench/lib/with-rss.mjs");
 const PYTHON = "/usr/bin/python3";
 const hasPillow = spawnSync(PYTHON, ["-c", "import PIL"]).status === 0;
 if (!hasPillow && process.env.CI) throw new Error("python3-pil is missing in CI: .ci/run must install it");
@@ -30,9 +31,8 @@ const DECODE_RSS_MAX = 256 * MiB;
  * worker threads) on stderr as its last line.
  */
 function cliWithRss(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; maxRss: number }> {
-  const wrapper = `process.on("exit", () => process.stderr.write("\\nMAXRSS " + process.resourceUsage().maxRSS * 1024 + "\\n")); process.argv.splice(1, 0, ${JSON.stringify(CLI)}); await import(${JSON.stringify(CLI)});`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", wrapper, "--", ...args], { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [WITH_RSS, CLI, ...args], { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

@@ -10,7 +10,9 @@
  * read (and checked) from the container itself.
  */
 import { chmod, mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import type { ByteSource } from "../../shared/bytes.js";
+import type { PixelRtsMetadata } from "../../shared/container/types.js";
 import { randomBytes } from "node:crypto";
 import { extractSegment } from "../../shared/container/bundle.js";
 import { fail } from "../../shared/errors.js";
@@ -32,7 +34,7 @@ export interface FileStamp {
   ino: number;
 }
 
-interface Manifest {
+export interface Manifest {
   version: 1;
   data_hash: string;
   files: { role: "kernel" | "initrd" | "disk"; file: string; size: number; sha256: string; format?: "qcow2" | "raw"; stamp?: FileStamp }[];
@@ -105,8 +107,7 @@ export async function unpackForBoot(pngPath: string, cacheRoot: string, opts: { 
   // Keyed by the payload and the metadata that decides what is extracted: two containers with
   // the same payload but other segment tables must not share unpacked files.
   const m = head.metadata;
-  const plan = JSON.stringify([m.type ?? null, m.offsets ?? null, m.segments ?? null, m.disk_size ?? null]);
-  const dir = unpackedDir(cacheRoot, await NODE_CODEC.sha256(new TextEncoder().encode(`${dataHash}\n${plan}`)));
+  const dir = await unpackKeyDir(cacheRoot, m);
   const existing = await readManifest(dir, opts.rehash);
   // The boot settings always come from this container's metadata, never from an earlier unpack.
   if (existing) {
@@ -120,27 +121,40 @@ export async function unpackForBoot(pngPath: string, cacheRoot: string, opts: { 
   await mkdir(staging, { recursive: true });
   try {
     const { files, warnings } = needsInMemoryDecode(m) ? await unpackInMemory(pngPath, staging) : await unpackStreaming(pngPath, staging);
-    for (const f of files) {
-      await chmod(join(staging, f.file), 0o444);
-      f.stamp = await stampOf(join(staging, f.file));
-    }
-    const manifest: Manifest = { version: 1, data_hash: dataHash, files, warnings };
-    await writeFileAtomic(join(staging, "manifest.json"), new TextEncoder().encode(JSON.stringify(manifest)));
-    await mkdir(new CacheLayout(cacheRoot).unpackedDir, { recursive: true });
-    try {
-      await rename(staging, dir);
-    } catch (e) {
-      // Another process unpacked the same payload first: theirs is as good as ours.
-      if (!["ENOTEMPTY", "EEXIST"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
-      await rm(staging, { recursive: true, force: true });
-    }
-    // Renaming a directory keeps its files' inodes and times: the stamps stay valid.
-    const final = (await readManifest(dir)) ?? fail("E_CACHE_CORRUPT", `unpacked files in ${dir} are incomplete`);
+    const final = await commitStaging(staging, dir, dataHash, files, warnings);
     return toUnpacked(dir, final, false, boot);
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** Where a container's unpacked files live: keyed by its data hash and the metadata that decides what is extracted. */
+export async function unpackKeyDir(cacheRoot: string, m: PixelRtsMetadata): Promise<string> {
+  const plan = JSON.stringify([m.type ?? null, m.offsets ?? null, m.segments ?? null, m.disk_size ?? null]);
+  return unpackedDir(cacheRoot, await NODE_CODEC.sha256(new TextEncoder().encode(`${String(m.data_hash).toLowerCase()}\n${plan}`)));
+}
+
+/**
+ * Makes verified files in `staging` read-only, stamps them, writes the manifest last and renames
+ * the directory to `dir` (another process that got there first wins: its files are as good).
+ */
+export async function commitStaging(staging: string, dir: string, dataHash: string, files: Manifest["files"], warnings: string[]): Promise<Manifest> {
+  for (const f of files) {
+    await chmod(join(staging, f.file), 0o444);
+    f.stamp = await stampOf(join(staging, f.file));
+  }
+  const manifest: Manifest = { version: 1, data_hash: dataHash, files, warnings };
+  await writeFileAtomic(join(staging, "manifest.json"), new TextEncoder().encode(JSON.stringify(manifest)));
+  await mkdir(dirname(dir), { recursive: true });
+  try {
+    await rename(staging, dir);
+  } catch (e) {
+    if (!["ENOTEMPTY", "EEXIST"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
+    await rm(staging, { recursive: true, force: true });
+  }
+  // Renaming a directory keeps its files' inodes and times: the stamps stay valid.
+  return (await readManifest(dir)) ?? fail("E_CACHE_CORRUPT", `unpacked files in ${dir} are incomplete`);
 }
 
 const ROLES = ["kernel", "initrd", "disk"] as const;
@@ -149,16 +163,23 @@ const ROLES = ["kernel", "initrd", "disk"] as const;
  * The boot segments straight into their files, in constant memory (agent/codec/decode-file.ts):
  * data_hash and every segment hash verified before anything is kept.
  */
-async function unpackStreaming(pngPath: string, staging: string): Promise<{ files: Manifest["files"]; warnings: string[] }> {
+export async function unpackStreaming(pngPath: string | ByteSource, staging: string): Promise<{ files: Manifest["files"]; warnings: string[] }> {
   let bootPlan: BootPlan | undefined;
+  let notBootable: unknown;
   const roles: (typeof ROLES)[number][] = [];
   const decoded = await decodeToFiles(
     pngPath,
     (meta, size) => {
       if (!meta) fail("E_UNSUPPORTED", "metadata after the image data: decoded in memory");
-      bootPlan = planBoot(meta, size);
       const regions: FileRegion[] = [];
       const paths: string[] = [];
+      try {
+        bootPlan = planBoot(meta, size);
+      } catch (e) {
+        // Reported once the payload has verified: a damaged file is a hash mismatch first.
+        notBootable = e;
+        return { regions, paths };
+      }
       for (const role of ROLES) {
         const ref = bootPlan[role];
         if (!ref) continue;
@@ -175,7 +196,11 @@ async function unpackStreaming(pngPath: string, staging: string): Promise<{ file
     if ((e as { code?: string }).code === "E_UNSUPPORTED") return undefined;
     throw e;
   });
-  if (!decoded) return unpackInMemory(pngPath, staging);
+  if (notBootable) throw notBootable;
+  if (!decoded) {
+    if (typeof pngPath !== "string") fail("E_UNSUPPORTED", "this container is decoded in memory, from the file");
+    return unpackInMemory(pngPath, staging);
+  }
   const files: Manifest["files"] = [];
   for (const r of decoded.regions) {
     const role = r.name as (typeof ROLES)[number];

@@ -5,6 +5,7 @@ import { buildQemuCommand, shellLine, shellQuote, type QemuCommand } from "../bo
 import { kvmUsable, requireQemu, runQemu } from "../boot/run-qemu.js";
 import { describeProvenance, parseBootFlags, resolveBootSettings, type BootFlagValues } from "../boot/settings.js";
 import { unpackForBoot } from "../boot/unpack.js";
+import { ColdUnpack, settleFetched } from "../boot/cold-unpack.js";
 import type { Command, CommandContext } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
 import { hashFile } from "../cache/index.js";
@@ -39,6 +40,7 @@ export const bootCommand: Command = {
     sig: { type: "string", value: "FILE", description: "the signature envelope of a local FILE (default: FILE.sig.json beside it, when present)" },
     "allow-downgrade": { type: "boolean", description: "accept a signed container older than the newest one accepted for this name (E_ROLLBACK otherwise)" },
     offline: { type: "boolean", description: "use the cached copy only, never the network" },
+    verify: { type: "boolean", description: "re-hash the cached container and unpacked files instead of trusting their verification stamps" },
     server: { type: "string", value: "NAME", description: "look the id up on this configured server only" },
     "dry-run": { type: "boolean", description: "print the QEMU command line (stdout) and where each setting came from (stderr) instead of booting" },
     ...CACHE_DIR_OPTION,
@@ -68,22 +70,31 @@ export const bootCommand: Command = {
         trust = await checkFileSignature(agent, ref, typeof ctx.values.sig === "string" ? ctx.values.sig : undefined, true);
       } else {
         const report = reporterFor(ctx);
+        // A download is decoded into staging files as it arrives (agent/boot/cold-unpack.ts).
+        let cold = new ColdUnpack(agent.paths.cacheDir);
         const fetchIt = () =>
           ensureCached(agent, ref, {
             offline: Boolean(ctx.values.offline),
             ...(ctx.values.server ? { server: ctx.values.server as string } : {}),
-            emit: report,
+            emit: (cold = new ColdUnpack(agent.paths.cacheDir)).tap(report),
+            onBody: cold.onBody,
             signal: ctx.signal,
             // Held for the whole boot: LRU eviction by another process must not remove it.
             hold: true,
             ...(pullTimeoutMs !== undefined ? { timeoutMs: pullTimeoutMs } : {}),
             ...(typeof ctx.values.sha256 === "string" ? { sha256: ctx.values.sha256 } : {}),
             ...(ctx.values["allow-downgrade"] ? { allowDowngrade: true } : {}),
-          }).finally(() => report.close());
+          })
+            .catch(async (e: unknown) => {
+              await cold.cancel();
+              throw e;
+            })
+            .finally(() => report.close());
         let got = await fetchIt();
         // A copy taken from the cache is checked again when read (a just-downloaded one was hashed
         // while streaming): a copy damaged on disk is dropped and fetched anew.
-        const actual = got.fromCache ? (await hashFile(got.path)).hex : got.sha256;
+        // A cached copy whose verification stamp still matches is not re-read (--verify re-hashes).
+        const actual = await settleFetched(agent.paths.cacheDir, got, cold, Boolean(ctx.values.verify));
         if (actual !== got.sha256) {
           await got.release();
           await agent.cache.remove(got.sha256);
@@ -108,7 +119,7 @@ export const bootCommand: Command = {
 
 async function bootFrom(ctx: CommandContext, ref: string, pngPath: string, cacheDir: string, bootFlags: BootFlagValues, timeoutMs: number | undefined, trust: TrustReport): Promise<number> {
   // The container's boot settings are checked (E_METADATA_INVALID) before anything is unpacked.
-  const unpacked = await unpackForBoot(pngPath, cacheDir);
+  const unpacked = await unpackForBoot(pngPath, cacheDir, { rehash: Boolean(ctx.values.verify) });
   for (const w of unpacked.warnings) ctx.err(`warning: ${safeText(w)}`);
   const resolved = resolveBootSettings(bootFlags, unpacked.boot, kvmUsable);
   for (const n of resolved.notes) ctx.err(`note: ${n}`);

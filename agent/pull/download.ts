@@ -48,6 +48,8 @@ export interface DownloadDeps {
   partial?: PartialPaths;
   /** Test seam: called before each write to the partial file (e.g. to inject ENOSPC). */
   beforeWrite?: (position: number, length: number) => void | Promise<void>;
+  /** Called when a body starts going to the partial file (its path, first byte, total size): `boot` decodes while it downloads (agent/boot/cold-unpack.ts). */
+  onBody?: (info: { path: string; start: number; total: number }) => void;
 }
 
 export type DownloadResult =
@@ -368,6 +370,7 @@ async function streamToFile(body: Body, job: BodyJob, hasher: Hasher, deps: Down
     body.destroy();
     throw e;
   }
+  deps.onBody?.({ path: job.path, start: job.start, total: job.total });
   const guard = new LowSpeedGuard({ bytesPerSecond: deps.settings.lowSpeedBytes, windowMs: deps.settings.lowSpeedMs }, new URL(job.url).host, (err) => body.destroy(err));
   try {
     for await (const chunk of body) {

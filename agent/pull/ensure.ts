@@ -21,6 +21,8 @@ export interface EnsureOptions {
   emit?: PullEventSink;
   signal?: AbortSignal;
   beforeWrite?: PullOptions["beforeWrite"];
+  /** See DownloadDeps.onBody. */
+  onBody?: PullOptions["onBody"];
   /** Mark the item in use before returning (boot): it cannot be evicted until `release()`. */
   hold?: boolean;
   /**
@@ -137,7 +139,7 @@ async function resolveToCache(agent: AgentContext, refText: string, opts: Ensure
   const ref = parseRef(refText);
   const { cache, settings } = agent;
   await cache.init();
-  const pullOpts: PullOptions = { emit, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.beforeWrite ? { beforeWrite: opts.beforeWrite } : {}) };
+  const pullOpts: PullOptions = { emit, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.beforeWrite ? { beforeWrite: opts.beforeWrite } : {}), ...(opts.onBody ? { onBody: opts.onBody } : {}) };
   const trustInput = (server: ServerConfig | undefined, name?: string): TrustInput => ({
     policy: policyFor(settings.signatures, server),
     ...(server ? { server: server.name } : {}),

@@ -8,7 +8,7 @@ import { evictToBudget } from "../cache/maintenance.js";
 import type { Settings } from "../config/settings.js";
 import type { AgentContext } from "../context.js";
 import type { PullEventSink } from "../progress/events.js";
-import { downloadKey, downloadVerified, type DownloadTarget, type PartialPaths } from "./download.js";
+import { downloadKey, downloadVerified, type DownloadDeps, type DownloadTarget, type PartialPaths } from "./download.js";
 import { claimPartial, dropIdlePartials, holderPaths, releasePartial } from "./partials.js";
 
 export interface PullTarget extends DownloadTarget {
@@ -33,6 +33,8 @@ export interface PullOptions {
   signal?: AbortSignal;
   /** Test seam, see DownloadDeps.beforeWrite. */
   beforeWrite?: (position: number, length: number) => void | Promise<void>;
+  /** See DownloadDeps.onBody. */
+  onBody?: DownloadDeps["onBody"];
 }
 
 /**
@@ -71,7 +73,7 @@ async function pullOnce(agent: AgentContext, target: PullTarget, opts: PullOptio
       if (r) return r;
     }
     work = await claimPartial(cache.layout, key, lock.token);
-    const res = await downloadVerified(target, { http: agent.http, cache, settings: agent.settings, emit: opts.emit, partial: work, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.beforeWrite ? { beforeWrite: opts.beforeWrite } : {}) });
+    const res = await downloadVerified(target, { http: agent.http, cache, settings: agent.settings, emit: opts.emit, partial: work, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.beforeWrite ? { beforeWrite: opts.beforeWrite } : {}), ...(opts.onBody ? { onBody: opts.onBody } : {}) });
     let result: PullResult | undefined;
     if (res.kind === "downloaded") {
       const record = await cache.commit(res.path, { sha256: res.sha256, size: res.size, source: sourceRecord(target, res), ...(target.entry ? { entry: target.entry } : {}) });
