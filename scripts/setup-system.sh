@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the test suite uses beyond Node: QEMU (the end-to-end boot), Pillow
+# Debian packages the test suite uses beyond Node: QEMU (the end-to-end boots), mmdebstrap (the
+# Debian system booted from the edge), Pillow
 # (cross-checks our containers with the original's PNG reader) and Chromium (page tests, driven
 # by playwright-core: no browser is ever downloaded from elsewhere); the test kernel itself is
 # fetched by scripts/build-test-image.sh with `apt-get download`, so the package lists must be
@@ -9,6 +10,8 @@ missing=()
 /usr/bin/python3 -c "import PIL" 2>/dev/null || missing+=(python3-pil)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# mmdebstrap: the real Debian system of the end-to-end test (scripts/build-debian-image.sh)
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 if [ ${#missing[@]} -eq 0 ] && apt-cache depends linux-image-cloud-amd64 >/dev/null 2>&1; then
   echo "setup-system: nothing to install"
   exit 0
