@@ -5,19 +5,12 @@
  * pixel is read or written.
  */
 import { MAX_GRID_LIMIT } from "../../shared/container/decode.js";
+import { MIN_MAX_GRID, parseMaxGrid } from "../../shared/container/head.js";
 import { fail } from "../../shared/errors.js";
-import { isPowerOfTwo } from "../../shared/hilbert.js";
-
-export const MIN_MAX_GRID = 8192;
 
 export function maxGridFromEnv(env: Record<string, string | undefined> = process.env): number {
-  const text = env.PIXELRTS_MAX_GRID?.trim();
-  if (!text) return MAX_GRID_LIMIT;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !isPowerOfTwo(n) || n < MIN_MAX_GRID || n > MAX_GRID_LIMIT) {
-    fail("E_CONFIG", `PIXELRTS_MAX_GRID must be a power of two from ${MIN_MAX_GRID} to ${MAX_GRID_LIMIT}, got ${JSON.stringify(text)}`);
-  }
-  return n;
+  const text = env.PIXELRTS_MAX_GRID;
+  return parseMaxGrid(text) ?? fail("E_CONFIG", `PIXELRTS_MAX_GRID must be a power of two from ${MIN_MAX_GRID} to ${MAX_GRID_LIMIT}, got ${JSON.stringify(text?.trim())}`);
 }
 
 /** Largest payload a grid of side `maxGrid` holds (4·G² bytes). */

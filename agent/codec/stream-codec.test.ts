@@ -13,6 +13,7 @@ import fc from "fast-check";
 import { bundleMetadata, placeSegments } from "../../shared/container/bundle.js";
 import { converterMetadata } from "../../shared/container/converter.js";
 import { encodeContainer } from "../../shared/container/encode.js";
+import { checkGridLimit, parseMaxGrid } from "../../shared/container/head.js";
 import { d2xy } from "../../shared/hilbert.js";
 import { readPngChunks } from "../../shared/png/chunks.js";
 import { adler32, adler32Combine, zlibHeader } from "../../shared/zlib.js";
@@ -130,6 +131,14 @@ describe("encodeFilesToPng (parallel bands) and decodeToFiles (positioned writes
     expect(maxGridFromEnv({})).toBe(32768);
     expect(maxGridFromEnv({ PIXELRTS_MAX_GRID: "16384" })).toBe(16384);
     for (const bad of ["4096", "10000", "65536", "x"]) expect(() => maxGridFromEnv({ PIXELRTS_MAX_GRID: bad })).toThrow(expect.objectContaining({ code: "E_CONFIG" }));
+  });
+
+  it("checkGridLimit (for the Worker's head checks) refuses grids over the limit only", () => {
+    expect(() => checkGridLimit({ width: 32768, height: 32768 })).not.toThrow();
+    expect(() => checkGridLimit({ width: 65536, height: 65536 })).toThrow(expect.objectContaining({ code: "E_TOO_LARGE" }));
+    expect(() => checkGridLimit({ width: 16384, height: 16384 }, 8192)).toThrow(expect.objectContaining({ code: "E_TOO_LARGE" }));
+    expect(parseMaxGrid(undefined)).toBe(32768);
+    expect(parseMaxGrid("12345")).toBeUndefined();
   });
 
   it("refuses to encode a grid over the limit before reading a byte", async () => {

@@ -26,7 +26,7 @@ import type { PixelRtsMetadata, PngHeader } from "./types.js";
 /** Largest grid the in-memory decoder accepts by default (256 MiB payloads; spec §2.2's minimum). */
 export const DEFAULT_MAX_GRID = 8192;
 /** Largest grid anything here handles (4 GiB payloads); the streaming decoders default to it. */
-export const MAX_GRID_LIMIT = 32768;
+export { MAX_GRID_LIMIT } from "./head.js";
 
 export interface DecodeOptions {
   crc32?: Crc32Fn;

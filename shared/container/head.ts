@@ -8,6 +8,7 @@ import { DEFAULT_MAX_ANCILLARY_BYTES, NeedMoreBytes, readPngChunks, type ChunkRe
 import { ihdrFromFirstChunk } from "../png/ihdr.js";
 import { TextChunks } from "../png/text.js";
 import type { ZlibTransform } from "../zlib.js";
+import { isPowerOfTwo } from "../hilbert.js";
 import { selectMetadata } from "./metadata.js";
 import type { ContainerHead } from "./types.js";
 
@@ -45,4 +46,29 @@ export async function scanContainerHead(prefix: Uint8Array, opts: HeadOptions = 
     throw e;
   }
   fail("E_PNG_CORRUPT", "PNG ends before any image data");
+}
+
+/** Largest grid anything here handles (4 GiB payloads); the streaming decoders default to it. */
+export const MAX_GRID_LIMIT = 32768;
+
+/** Smallest configurable grid limit: spec §2.2 says every decoder handles 8192x8192. */
+export const MIN_MAX_GRID = 8192;
+
+/**
+ * A grid limit from configuration text (the agent's PIXELRTS_MAX_GRID; for the Worker, a
+ * `MAX_GRID` var): a power of two from 8192 to 32768, `fallback` when unset. `undefined` for
+ * anything else, so each program reports it its own way (E_CONFIG).
+ */
+export function parseMaxGrid(text: string | undefined, fallback = MAX_GRID_LIMIT): number | undefined {
+  const t = text?.trim();
+  if (!t) return fallback;
+  const n = Number(t);
+  return /^\d+$/.test(t) && isPowerOfTwo(n) && n >= MIN_MAX_GRID && n <= MAX_GRID_LIMIT ? n : undefined;
+}
+
+/** E_TOO_LARGE for an image over `maxGrid` on a side (the publish and multipart head checks, decoders). */
+export function checkGridLimit(ihdr: { width: number; height: number }, maxGrid: number = MAX_GRID_LIMIT): void {
+  if (ihdr.width > maxGrid || ihdr.height > maxGrid) {
+    fail("E_TOO_LARGE", `grid ${ihdr.width}x${ihdr.height} is over the ${maxGrid}x${maxGrid} limit`, { grid: Math.max(ihdr.width, ihdr.height), maxGrid });
+  }
 }
