@@ -405,6 +405,24 @@ describe("several VMs, and stopping serve", () => {
   });
 });
 
+describe("the console page", () => {
+  it("renders every value from a catalog escaped, under a CSP without inline code", async () => {
+    const evil = "<img src=x onerror=alert(1)>";
+    cat.set([...Object.entries(bytes).map(([id, b]) => ({ id, bytes: b })), { id: "xss", bytes: await bundle(13), extra: { name: `n${evil}`, description: `d${evil}`, distro: `"><script>alert(2)</script>` } }]);
+    await call("/api/v1/catalog/refresh", { method: "POST" });
+    const page = await call("/");
+    expect(page.headers.get("content-security-policy")).toMatch(/script-src 'self'; style-src 'self'/);
+    const panel = await call("/console/entry/xss");
+    for (const html of [page.text, panel.text]) {
+      expect(html).toContain("n&lt;img src=x onerror=alert(1)&gt;");
+      expect(html).not.toMatch(/<img src=x|<script>alert/);
+    }
+    expect(panel.text).toContain("d&lt;img src=x onerror=alert(1)&gt;");
+    const js = await fetch(`${serve.url}/console.js`);
+    expect([js.status, js.headers.get("content-type")]).toEqual([200, "text/javascript; charset=utf-8"]);
+  });
+});
+
 describe("the command", () => {
   it("pixelrts serve --port 0 --json says where it listens, answers, and stops on SIGTERM; --host beyond loopback needs the token", async () => {
     const env = { ...process.env, ...t.env, PIXELRTS_SERVE_TOKEN: "" };

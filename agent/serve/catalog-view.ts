@@ -70,8 +70,8 @@ export interface CatalogViewOptions {
   federated: boolean;
   /** Inline thumbnail characters kept per source. */
   thumbnailBudget: number;
-  /** The state of an entry's newest VM, and a number that changes whenever any VM's does. */
-  vmStatus: (entryId: string) => VmStatus;
+  /** The state of each entry's newest VM (entries without one are absent), and a number that changes whenever any VM's does. */
+  vmStatuses: () => Map<string, VmStatus>;
   vmVersion: () => number;
   /** A fresh merge is ready (refresh, pull, background revalidation). */
   onChange: (reason: string, entries: number) => void;
@@ -230,7 +230,7 @@ export class CatalogView {
     return { ref: item.listedId, server: item.server.name };
   }
 
-  consoleEntry(item: Item, origin: string): ConsoleEntry {
+  consoleEntry(item: Item, origin: string, statuses = this.opts.vmStatuses()): ConsoleEntry {
     const e = item.entry;
     const c = item.cache;
     const report = e.sha256 ? this.trust.get(e.sha256) : undefined;
@@ -244,7 +244,7 @@ export class CatalogView {
       pinned: c?.pinned ?? false,
       signed,
       trust: report ? { state: report.state, line: report.line, ...(report.key_name ? { key_name: report.key_name } : {}) } : null,
-      status: this.opts.vmStatus(e.id),
+      status: statuses.get(e.id) ?? "stopped",
       stale: item.stale,
     };
   }
@@ -261,7 +261,8 @@ export class CatalogView {
     const filtered = Object.values(filter).some(Boolean);
     const key = `${this.version}|${this.opts.vmVersion()}|${origin}`;
     if (!filtered && this.memo?.key === key) return this.memo;
-    const entries = this.items.filter((i) => !filtered || matchesFilter(i.entry, filter)).map((i) => this.consoleEntry(i, origin));
+    const statuses = this.opts.vmStatuses();
+    const entries = this.items.filter((i) => !filtered || matchesFilter(i.entry, filter)).map((i) => this.consoleEntry(i, origin, statuses));
     const body = JSON.stringify({ entries, grid_dimensions: this.grid(), next_cursor: null, ...extra, sources: this.sources() });
     const etag = `"${createHash("sha1").update(body).digest("base64url")}"`;
     const out = { body, etag };

@@ -24,7 +24,7 @@ import { Hono } from "hono";
 import pkg from "../../package.json" with { type: "json" };
 import { fail, PixelRtsError } from "../../shared/errors.js";
 import type { BootFlagValues } from "../boot/settings.js";
-import { VmSupervisor } from "../boot/vm.js";
+import { VmSupervisor, type VmStatus } from "../boot/vm.js";
 import type { AgentContext } from "../context.js";
 import { CatalogView } from "./catalog-view.js";
 import { consoleRoutes } from "./console/routes.js";
@@ -102,9 +102,11 @@ export async function startServe(opts: ServeOptions): Promise<Serve> {
   const view = new CatalogView(agent, layout, {
     federated: opts.federated ?? false,
     thumbnailBudget: opts.thumbnailBudget ?? SERVE_THUMBNAIL_BUDGET,
-    vmStatus: (id) => {
-      const mine = vms.list().filter((v) => v.entry_id === id);
-      return (mine.filter((v) => v.status === "booting" || v.status === "running").at(-1) ?? mine.at(-1))?.status ?? "stopped";
+    vmStatuses: () => {
+      // Oldest first, so the newest VM of an entry wins, and a live one over any ended one.
+      const out = new Map<string, VmStatus>();
+      for (const v of vms.list()) if (v.status === "booting" || v.status === "running" || !["booting", "running"].includes(out.get(v.entry_id) ?? "")) out.set(v.entry_id, v.status);
+      return out;
     },
     vmVersion: () => vmVersion,
     onChange: (reason, entries) => bus.publish("catalog", { reason, entries_count: entries }),
