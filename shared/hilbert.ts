@@ -240,6 +240,30 @@ export class HilbertRows {
     }
   }
 
+  /**
+   * What a worker needs to gather strip `s` itself (see gatherSquares): per 64-row sub-strip k,
+   * per block bx, the block's offset in square order (`dst`) and its orientation (`state`, an
+   * index into `orientationTables`). Lets the per-pixel work run beside the main thread.
+   */
+  squarePlan(s: number, side: number): { dst: Int32Array; state: Uint8Array }[] {
+    const { g, block: b } = this;
+    const area = side * side;
+    const out: { dst: Int32Array; state: Uint8Array }[] = [];
+    for (let k = 0; k < side / b; k++) {
+      const by = (s * side) / b + k;
+      if (by !== this.cachedBlockRow) this.computeBlockRow(by);
+      const dst = new Int32Array(g / b);
+      for (let bx = 0; bx < g / b; bx++) dst[bx] = Math.floor((bx * b) / side) * area + (this.blockBase[bx]! % area);
+      out.push({ dst, state: this.blockState.slice() });
+    }
+    return out;
+  }
+
+  /** The four B×B tables (local x, y → local curve index), one per orientation; B = min(G, 64). */
+  orientationTables(): { block: number; tables: Int32Array[] } {
+    return { block: this.block, tables: this.tables.map((t) => t.slice()) };
+  }
+
   private buildInverse(): Int32Array[] {
     const { g, block: b } = this;
     return this.tables.map((t) => {

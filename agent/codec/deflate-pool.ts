@@ -14,23 +14,53 @@ import { Worker } from "node:worker_threads";
 import { adler32Combine } from "../../shared/zlib.js";
 
 const WORKER = `
-const { parentPort } = require("node:worker_threads");
+const { parentPort, workerData } = require("node:worker_threads");
 const zlib = require("node:zlib");
 function adler32(d) {
   let a = 1, b = 0, i = 0;
   const n = d.length;
   while (i < n) {
     const end = Math.min(n, i + 5552);
+    for (; i + 8 <= end; i += 8) {
+      a += d[i]; b += a; a += d[i + 1]; b += a; a += d[i + 2]; b += a; a += d[i + 3]; b += a;
+      a += d[i + 4]; b += a; a += d[i + 5]; b += a; a += d[i + 6]; b += a; a += d[i + 7]; b += a;
+    }
     for (; i < end; i++) { a += d[i]; b += a; }
     a %= 65521; b %= 65521;
   }
   return ((b << 16) | a) >>> 0;
 }
+// Rows r0..r1 of a strip, gathered from its squares (square order, shared with the main thread)
+// into filtered scanlines (filter byte 0): the per-pixel work of the Hilbert mapping, off the main thread.
+function gather(job) {
+  const { g, block: b, tables } = workerData;
+  const sq = new Uint32Array(job.sab);
+  const stride = 4 * g + 1;
+  const raster = Buffer.allocUnsafe((job.r1 - job.r0) * stride);
+  const row = new Uint32Array(g);
+  const rowBytes = new Uint8Array(row.buffer);
+  for (let y = job.r0; y < job.r1; y++) {
+    const plan = job.plan[(y / b) | 0];
+    const t = (y % b) * b;
+    for (let bx = 0, blocks = g / b; bx < blocks; bx++) {
+      const d = plan.dst[bx];
+      const tab = tables[plan.state[bx]];
+      const x0 = bx * b;
+      for (let lx = 0; lx < b; lx++) row[x0 + lx] = sq[d + tab[t + lx]];
+    }
+    const o = (y - job.r0) * stride;
+    raster[o] = 0;
+    raster.set(rowBytes, o + 1);
+  }
+  return raster;
+}
 parentPort.on("message", (job) => {
-  const input = new Uint8Array(job.data, 0, job.length);
-  const out = zlib.deflateRawSync(input, { level: job.level, finishFlush: job.last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH });
+  const input = job.sab ? gather(job) : new Uint8Array(job.data, 0, job.length);
+  // One output chunk of about the input's size (random data grows a little): no concatenation.
+  const out = zlib.deflateRawSync(input, { level: job.level, chunkSize: Math.max(64 * 1024, input.length + (input.length >> 5) + 4096), finishFlush: job.last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH });
   const copy = out.buffer.slice(out.byteOffset, out.byteOffset + out.length);
-  parentPort.postMessage({ id: job.id, out: copy, adler: adler32(input), length: input.length, input: job.data }, [copy, job.data]);
+  const transfer = job.data ? [copy, job.data] : [copy];
+  parentPort.postMessage({ id: job.id, out: copy, adler: adler32(input), length: input.length, input: job.data }, transfer);
 });
 `;
 
@@ -38,8 +68,8 @@ export interface Band {
   deflated: Uint8Array;
   adler: number;
   length: number;
-  /** The input buffer, handed back for reuse. */
-  input: ArrayBuffer;
+  /** The input buffer, handed back for reuse (deflate jobs). */
+  input: ArrayBuffer | undefined;
 }
 
 interface Pending {
@@ -50,14 +80,15 @@ interface Pending {
 export class DeflatePool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: { id: number; data: ArrayBuffer; length: number; last: boolean }[] = [];
+  private readonly queue: Record<string, unknown>[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private failed: Error | undefined;
 
-  constructor(readonly level: number, readonly threads = Math.max(1, availableParallelism())) {
+  /** `geometry`: the grid's side and orientation tables, for `gatherDeflate`. */
+  constructor(readonly level: number, readonly threads = Math.max(1, availableParallelism()), geometry?: { g: number; block: number; tables: Int32Array[] }) {
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(WORKER, { eval: true, execArgv: [] }); // CommonJS text whatever flags the parent had
+      const w = new Worker(WORKER, { eval: true, execArgv: [], workerData: geometry ?? {} }); // CommonJS text whatever flags the parent had
       w.on("message", (m: { id: number; out: ArrayBuffer; adler: number; length: number; input: ArrayBuffer }) => {
         const p = this.pending.get(m.id)!;
         this.pending.delete(m.id);
@@ -84,7 +115,7 @@ export class DeflatePool {
     while (this.idle.length && this.queue.length) {
       const job = this.queue.shift()!;
       const w = this.idle.pop()!;
-      w.postMessage({ ...job, level: this.level }, [job.data]);
+      w.postMessage({ ...job, level: this.level }, job.data ? [job.data as ArrayBuffer] : []);
     }
   }
 
@@ -95,6 +126,21 @@ export class DeflatePool {
     return new Promise<Band>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.queue.push({ id, data, length, last });
+      this.pump();
+    });
+  }
+
+  /**
+   * Gathers rows [r0, r1) of a strip from its squares (`sab`, square order; `plan` from
+   * HilbertRows.squarePlan) in a worker and deflates them there. `sab` must not change until the
+   * band comes back.
+   */
+  gatherDeflate(sab: SharedArrayBuffer, r0: number, r1: number, plan: { dst: Int32Array; state: Uint8Array }[], last: boolean): Promise<Band> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    return new Promise<Band>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.queue.push({ id, sab, r0, r1, plan, last });
       this.pump();
     });
   }

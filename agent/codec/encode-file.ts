@@ -13,6 +13,7 @@ import { chooseGrid, type MetadataContext } from "../../shared/container/encode.
 import { metadataText } from "../../shared/container/metadata.js";
 import { IdatWriter, pngHead, StripPlan } from "../../shared/container/stream-encode.js";
 import { fail } from "../../shared/errors.js";
+import { HilbertRows } from "../../shared/hilbert.js";
 import type { PyDict } from "../../shared/pyjson.js";
 import { zlibHeader, zlibTrailer } from "../../shared/zlib.js";
 import { combineAdler, DeflatePool, type Band } from "./deflate-pool.js";
@@ -131,45 +132,49 @@ export async function encodeFilesToPng(files: PlacedFile[], size: number, out: s
 async function* pngStream(files: PlacedFile[], size: number, g: number, text: string, opts: EncodeFilesOptions): AsyncGenerator<Uint8Array> {
   const level = opts.level ?? 6;
   const plan = new StripPlan(g, size);
-  const pool = new DeflatePool(level, opts.threads);
+  const rows = new HilbertRows(g);
+  // The workers gather scanlines from each strip's squares themselves, then deflate them: the
+  // main thread only reads the files, frames the bands and writes.
+  const pool = new DeflatePool(level, opts.threads, { g, ...rows.orientationTables() });
   const reader = new PayloadReader(files);
   const idat = new IdatWriter(nodeCrc32);
-  const bandBytes = Math.max(plan.rasterBytes / plan.side, opts.bandBytes ?? 2 << 20);
   const rowBytes = 4 * g + 1;
-  const rowsPerBand = Math.max(1, Math.floor(bandBytes / rowBytes));
+  const rowsPerBand = Math.min(plan.side, Math.max(1, Math.floor((opts.bandBytes ?? 2 << 20) / rowBytes)));
   const totalRaster = g * rowBytes;
-  // Bands in flight: enough to keep every thread busy while the next strip is read.
+  // Two strip buffers, shared with the workers: one being read while the other's bands deflate.
+  const buffers = [new SharedArrayBuffer(plan.stripBytes), new SharedArrayBuffer(plan.stripBytes)];
+  const stripBands: Promise<Band>[][] = [[], []];
   const maxInFlight = pool.threads * 3;
   const inFlight: Promise<Band>[] = [];
-  const done: Band[] = [];
-  const spare: ArrayBuffer[] = [];
+  const done: { adler: number; length: number }[] = [];
   let written = 0;
   try {
     await reader.open();
     yield* pngHead(g, text, nodeCrc32);
     yield* idat.push(zlibHeader(level));
     const settle = function* (band: Band): Generator<Uint8Array> {
-      done.push({ ...band, deflated: new Uint8Array(0) });
-      spare.push(band.input);
+      done.push({ adler: band.adler, length: band.length });
       written += band.length;
       opts.onProgress?.(written, totalRaster);
       yield* idat.push(band.deflated);
     };
-    const raster = new Uint8Array(plan.rasterBytes);
-    let rowsDone = 0;
     for (let s = 0; s < plan.strips; s++) {
-      // A fresh zeroed buffer: squares past the payload, and its last partial pixel, stay zero.
-      const squares = new Uint8Array(plan.stripBytes);
-      await Promise.all(plan.runs(s).map((r) => reader.read(r.offset, r.length, squares, r.at)));
-      plan.rasterRows(s, squares, raster);
-      for (let r = 0; r < plan.side; r += rowsPerBand) {
-        const rows = Math.min(rowsPerBand, plan.side - r);
-        const length = rows * rowBytes;
-        let buf = spare.pop();
-        if (!buf || buf.byteLength < length) buf = new ArrayBuffer(rowsPerBand * rowBytes);
-        new Uint8Array(buf, 0, length).set(raster.subarray(r * rowBytes, r * rowBytes + length));
-        rowsDone += rows;
-        inFlight.push(pool.deflate(buf, length, rowsDone === g));
+      const slot = s % 2;
+      // The bands of strip s-2 read this buffer: they must be done before it is refilled.
+      await Promise.all(stripBands[slot]!);
+      const sab = buffers[slot]!;
+      const squares = new Uint8Array(sab);
+      const runs = plan.runs(s);
+      // Squares past the payload, and the end of its last square, must read as zero.
+      if (runs.reduce((n, r) => n + r.length, 0) < plan.stripBytes) squares.fill(0);
+      await Promise.all(runs.map((r) => reader.read(r.offset, r.length, squares, r.at)));
+      const squarePlan = rows.squarePlan(s, plan.side);
+      stripBands[slot] = [];
+      for (let r0 = 0; r0 < plan.side; r0 += rowsPerBand) {
+        const r1 = Math.min(plan.side, r0 + rowsPerBand);
+        const band = pool.gatherDeflate(sab, r0, r1, squarePlan, s === plan.strips - 1 && r1 === plan.side);
+        stripBands[slot]!.push(band);
+        inFlight.push(band);
         while (inFlight.length >= maxInFlight) yield* settle(await inFlight.shift()!);
       }
     }
