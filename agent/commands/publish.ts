@@ -7,7 +7,7 @@ import { forgetSavedCatalogs } from "../catalog/saved.js";
 import { publishContainer } from "../publish/publish.js";
 import { Keyring } from "../trust/keyring.js";
 import { signSubject, type FileSubject } from "../trust/sign.js";
-import { CACHE_DIR_OPTION, withAgent } from "./common.js";
+import { CACHE_DIR_OPTION, reporterFor, withAgent } from "./common.js";
 
 /** The publish token: --token-file, else PIXELRTS_TOKEN (never a plain flag: it would show in `ps`). */
 export function publishToken(tokenFile: string | undefined, env = process.env): string {
@@ -50,7 +50,10 @@ export const publishCommand: Command = {
         (await agent.servers.defaultServer())?.name ??
         fail("E_USAGE", "publish needs --server NAME (see `pixelrts servers ls`) or a URL, or a default server (`pixelrts servers default NAME`)");
       const serverUrl = /^https?:\/\//i.test(serverRef) ? serverRef : (await agent.servers.get(serverRef)).url;
+      // A progress bar for the upload on a terminal (never in --json or piped output).
+      const bar = !ctx.json && process.stderr.isTTY ? reporterFor(ctx) : undefined;
       const r = await publishContainer(agent.http, file, {
+        ...(bar ? { onProgress: (sent: number, total: number) => bar({ event: "progress", ref: file, bytes: sent, total }) } : {}),
         serverUrl,
         token,
         ...(ctx.values.name ? { name: ctx.values.name as string } : {}),
@@ -63,7 +66,7 @@ export const publishCommand: Command = {
         onRetry: (ev) => ctx.err(`retry ${ev.attempt}/${ev.of} in ${(ev.delayMs / 1000).toFixed(1)} s: ${safeText(ev.reason)}`),
         onStep: (step) => !ctx.json && ctx.verbose && ctx.err(safeText(step)),
         signal: ctx.signal,
-      });
+      }).finally(() => bar?.close());
       // The server's saved catalog copy is out of date now: the next `catalog`/`pull` asks again.
       await forgetSavedCatalogs(agent, serverUrl);
       const signed = key ? { keyid: key.key.keyid, key_name: key.name } : null;

@@ -59,7 +59,7 @@ async function loadState(path: string, sha256: string, size: number, partSize: n
 }
 
 /** A part's bytes as a stream, counting what is read into `onBytes`. */
-function partBody(file: string, start: number, length: number, onBytes: (n: number) => void): NodeJS.ReadableStream {
+export function partBody(file: string, start: number, length: number, onBytes: (n: number) => void): NodeJS.ReadableStream {
   const stream = createReadStream(file, { start, end: start + length - 1, highWaterMark: 1 << 20 });
   return Readable.from(
     (async function* () {

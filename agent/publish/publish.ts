@@ -10,7 +10,7 @@ import type { CatalogEntry } from "../../shared/catalog.js";
 import { fail, PixelRtsError } from "../../shared/errors.js";
 import { verifyContainerFile } from "../codec/decode-file.js";
 import { readHead } from "../codec/files.js";
-import { uploadMultipart } from "./multipart.js";
+import { partBody, uploadMultipart } from "./multipart.js";
 import type { DsseEnvelope } from "../../shared/trust/dsse.js";
 import { readText } from "../http/body.js";
 import { USER_AGENT } from "../http/client.js";
@@ -136,7 +136,15 @@ export async function publishContainer(http: Dispatcher, file: string, opts: Pub
   const multipart = size > (opts.singlePutMax ?? SINGLE_PUT_MAX);
   if (!multipart) {
     step(`uploading ${size} bytes`);
-    entry = await send(http, opts, { method: "PUT", url: base, headers: { ...common, "content-type": "image/png", "content-length": String(size) }, body: () => createReadStream(file) });
+    entry = await send(http, opts, {
+      method: "PUT",
+      url: base,
+      headers: { ...common, "content-type": "image/png", "content-length": String(size) },
+      body: () => {
+        let sent = 0; // a retry starts again from 0
+        return opts.onProgress ? partBody(file, 0, size, (n) => opts.onProgress!((sent += n), size)) : createReadStream(file);
+      },
+    });
   } else {
     const head = await readHead(file);
     entry = await uploadMultipart(http, file, size, head.headLength, base, common, opts, step);
