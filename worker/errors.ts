@@ -61,10 +61,24 @@ export function statusFor(code: string): number {
   return STATUS[code] ?? 400;
 }
 
+const ESC: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => ESC[ch]!);
+
+/** The pages (`/`, `/containers/…`, `/sources/…`) answer browsers with HTML errors; the API always with JSON. */
+function wantsPage(c: Context): boolean {
+  const path = new URL(c.req.url).pathname;
+  return /\btext\/html\b/.test(c.req.header("accept") ?? "") && (path === "/" || path.startsWith("/containers/") || path.startsWith("/sources/"));
+}
+
 function errorResponse(c: Context, status: number, code: string, message: string, headers: Record<string, string>, details?: Record<string, unknown>): Response {
   const h = new Headers(headers);
   h.set("Cache-Control", "no-store");
   if (c.req.method === "HEAD") return new Response(null, { status, headers: h });
+  if (wantsPage(c)) {
+    h.set("Content-Type", "text/html; charset=utf-8");
+    const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark"><title>${status} ${escapeHtml(code)}</title></head><body style="font:16px/1.5 system-ui,sans-serif;margin:1rem"><main><h1>${status === 404 ? "Not found" : "Error"}</h1><p>${escapeHtml(message)}</p><p><code>${escapeHtml(code)}</code></p><p><a href="/">Back to the catalog</a></p></main></body></html>`;
+    return new Response(body, { status, headers: h });
+  }
   h.set("Content-Type", "application/json; charset=utf-8");
   const error: Record<string, unknown> = { code, message };
   if (details && Object.keys(details).length) error.details = details;

@@ -5,7 +5,7 @@
  * all), the unpaged original-shape catalog streams (its first bytes arrive before the last rows
  * are read), and keyset pages, sorting and search give every entry exactly once.
  */
-import { createExecutionContext } from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CatalogEntry, CatalogResponse } from "../../shared/catalog";
@@ -20,9 +20,12 @@ const THUMB = btoa(String.fromCharCode(...Array.from({ length: 1024 }, (_, i) =>
 const counter = newCounter();
 const bindings = () => ({ ...env, REMOTE_SERVERS: "[]", BUCKET: countingBucket(env.BUCKET, counter), DB: countingDb(env.DB, counter) });
 
+let lastCtx: ExecutionContext = createExecutionContext();
+
 async function get(path: string, init?: RequestInit): Promise<Response> {
   counter.reset();
-  return app.fetch(new Request(ORIGIN + path, init), bindings(), createExecutionContext());
+  lastCtx = createExecutionContext();
+  return app.fetch(new Request(ORIGIN + path, init), bindings(), lastCtx);
 }
 
 beforeAll(async () => {
@@ -147,6 +150,25 @@ describe(`${N} entries: bounded storage calls per request`, () => {
       if (sort === "date") expect(seen[0]!.id).toBe(name(N - 1));
       else expect(seen[0]!.id).toBe(name(0));
     }
+  });
+
+  it("the page at /: at most two D1 calls (version, then one batch), one when the rendered page is cached", async () => {
+    for (const path of ["/", "/?q=golden", "/?distro=debian&arch=arm64&sort=date&page=7"]) {
+      const res = await get(path, { headers: { accept: "text/html" } });
+      expect(res.status, path).toBe(200);
+      await res.text();
+      expect(r2Calls(), path).toBe(0);
+      expect(d1Calls(), path).toBeLessThanOrEqual(2);
+    }
+    await get("/?q=golden", { headers: { accept: "text/html" } }).then((r) => r.text());
+    await waitOnExecutionContext(lastCtx); // the page was put in the cache
+    const again = await get("/?q=golden", { headers: { accept: "text/html" } });
+    expect(await again.text()).toContain(name(1234));
+    expect([d1Calls(), r2Calls()]).toEqual([1, 0]); // the Cache API held the page for this index version
+    const detail = await get(`/containers/${name(4000)}`, { headers: { accept: "text/html" } });
+    expect(detail.status).toBe(200);
+    await detail.text();
+    expect([d1Calls(), r2Calls()]).toEqual([1, 0]);
   });
 
   it("the merged catalog without remotes: bounded the same way", async () => {

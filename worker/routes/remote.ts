@@ -17,7 +17,7 @@
  * own `url` (so this Worker can never be used to reach anything but the configured catalogs).
  */
 import { type Context, Hono } from "hono";
-import { type CatalogEntry, filterEntries, type RemoteCatalogResponse, type SourceInfo, type SourceStatus, tagWithSource } from "../../shared/catalog";
+import { type CatalogEntry, filterEntries, normalizeArch, type RemoteCatalogResponse, type SourceInfo, type SourceStatus, tagWithSource } from "../../shared/catalog";
 import { indexEtag } from "../catalog/etag";
 import { parseCatalogQuery } from "../catalog/query";
 import { catalogStream } from "../catalog/stream";
@@ -73,15 +73,25 @@ export interface MergePlan {
   alsoFrom: Map<string, SourceInfo[]>;
   /** When the local first rows were fetched with the plan: rows from `offset`. */
   first?: EntryRow[];
+  /** Values for the page's filters (local and remote), when asked for. */
+  facets?: Facets;
   latencyMs: number;
 }
+
+export interface Facets {
+  distro: string[];
+  arch: string[];
+  type: string[];
+}
+
+const FACET_SQL = (col: string) => `SELECT ${col} AS v FROM entries WHERE live = 1 AND ${col} IS NOT NULL AND ${col} <> '' GROUP BY ${col} COLLATE NOCASE ORDER BY COUNT(*) DESC LIMIT 40`;
 
 /**
  * Filters and de-duplicates the remote entries against each other and the filtered local
  * catalog (one D1 batch: version, which remote SHA-256s the local catalog holds, counts, and
  * optionally the first local rows from `offset`).
  */
-export async function planMerge(db: D1Database, iq: IndexQuery, local: SourceInfo, remotes: CachedRemote[], first?: { offset: number; limit: number }): Promise<MergePlan> {
+export async function planMerge(db: D1Database, iq: IndexQuery, local: SourceInfo, remotes: CachedRemote[], first?: { offset: number; limit: number }, withFacets = false): Promise<MergePlan> {
   const t0 = Date.now();
   const candidates = filterEntries(
     remotes.flatMap((r) => r.result.entries),
@@ -92,7 +102,8 @@ export async function planMerge(db: D1Database, iq: IndexQuery, local: SourceInf
   const shaStmt = localOn ? localShasStatement(db, iq, shas) : null;
   const countStmt = localOn ? countStatement(db, iq) : null;
   const rowsStmt = localOn && first && first.limit > 0 ? rowsStatement(db, iq, null, first.limit, first.offset) : null;
-  const stmts = [versionStatement(db), liveCountStatement(db), ...(shaStmt ? [shaStmt] : []), ...(countStmt ? [countStmt] : []), ...(rowsStmt ? [rowsStmt] : [])];
+  const facetStmts = withFacets ? ["distro", "arch_norm", "type"].map((col) => db.prepare(FACET_SQL(col))) : [];
+  const stmts = [versionStatement(db), liveCountStatement(db), ...(shaStmt ? [shaStmt] : []), ...(countStmt ? [countStmt] : []), ...(rowsStmt ? [rowsStmt] : []), ...facetStmts];
   const res = await db.batch<Record<string, unknown>>(stmts);
   let k = 0;
   const version = Number(res[k++]!.results[0]?.value ?? 0);
@@ -100,6 +111,22 @@ export async function planMerge(db: D1Database, iq: IndexQuery, local: SourceInf
   const localShas = new Set(shaStmt ? res[k++]!.results.map((r) => String(r.sha256)) : []);
   const localCount = countStmt ? Number(res[k++]!.results[0]?.n ?? 0) : 0;
   const rows = rowsStmt ? (res[k++]!.results as unknown as EntryRow[]) : undefined;
+  let facets: Facets | undefined;
+  if (withFacets) {
+    const values = (i: number) => res[k + i]!.results.map((r) => String(r.v));
+    const all = remotes.flatMap((r) => r.result.entries);
+    const merge = (mine: string[], theirs: (string | null)[]) => {
+      const seen = new Set(mine.map((v) => v.toLowerCase()));
+      const out = [...mine];
+      for (const v of theirs) if (v && !seen.has(v.toLowerCase()) && out.length < 60) (seen.add(v.toLowerCase()), out.push(v));
+      return out.sort((a, b) => a.localeCompare(b));
+    };
+    facets = {
+      distro: merge(values(0), all.map((e) => e.distro)),
+      arch: merge(values(1), all.map((e) => (e.architecture ? normalizeArch(e.architecture) : null))),
+      type: merge(values(2), all.map((e) => e.type)),
+    };
+  }
 
   const alsoFrom = new Map<string, SourceInfo[]>();
   const winners = new Map<string, CatalogEntry>();
@@ -125,7 +152,9 @@ export async function planMerge(db: D1Database, iq: IndexQuery, local: SourceInf
     }
     remote.push(copy);
   }
-  return { version, localCount, localTotal, remote, alsoFrom, ...(rows ? { first: rows } : {}), latencyMs: Date.now() - t0 };
+  // with sort=date, remote entries are ordered newest first too (name order keeps config order)
+  if (iq.sort === "date") remote.sort((a, b) => (b.updated_at ?? "").localeCompare(a.updated_at ?? ""));
+  return { version, localCount, localTotal, remote, alsoFrom, ...(rows ? { first: rows } : {}), ...(facets ? { facets } : {}), latencyMs: Date.now() - t0 };
 }
 
 export function sourceStatuses(local: SourceInfo, plan: MergePlan, remotes: CachedRemote[]): SourceStatus[] {
