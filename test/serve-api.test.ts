@@ -174,6 +174,8 @@ describe("boot, status, stop (fake QEMU speaking QMP)", () => {
     const serial = await call(`/api/v1/vms/${vm}/serial`);
     expect(serial.text).toContain('args "console=ttyS0 quiet", memory 256M, cpus 2\nPIXELRTS-BOOT-OK kernel=fake\n');
     expect(serial.headers.get("x-serial-bytes")).toBe(String(Buffer.byteLength(serial.text)));
+    const bootEvent = await sse.next((e) => e.event === "boot" && e.data.vm_id === vm && e.data.event === "boot");
+    expect(bootEvent.data).toMatchObject({ entry_id: "alpha", binary: "qemu-system-x86_64", accel: "tcg", signature: { policy: "warn", state: "unsigned" } });
     const stop = await call("/api/v1/catalog/alpha/stop", { method: "POST" });
     expect(stop.json).toMatchObject({ success: true, entry_id: "alpha", vms: [{ vm_id: vm, stopping: true }] });
     expect(await vmStates(vm, "stopped")).toEqual(["booting", "running", "stopped"]);

@@ -91,6 +91,10 @@ describe("an original server with 200 fat entries (~50 MB) aggregates", () => {
         expect(body.sources.find((x) => x.id === "orig")!.thumbnails).toEqual({ kept, dropped: ENTRIES - kept });
         expect(body.entries[150]).toMatchObject({ id: "c000000000150", source: { id: "orig", color: "#aa5500" }, path: "/var/lib/pixelrts/fat-150.rts.png" });
         expect(new Set(body.entries.map((e) => `${e.position.x},${e.position.y}`)).size).toBe(ENTRIES);
+        // an original server lists files on its own disk and serves no bytes: booting one says so
+        const boot = (await (await fetch(`${s.url}/api/v1/catalog/c000000000001/boot`, { method: "POST" })).json()) as Record<string, unknown>;
+        expect(boot).toMatchObject({ success: false, entry_id: "c000000000001", pid: null, error_code: "E_NO_BYTES" });
+        expect(boot.error_message).toMatch(/orig/);
         // the saved copy holds what was kept, not the 50 MB
         const { size } = await import("node:fs/promises").then((fs) => fs.stat(t.agent.cache.layout.catalog("orig")));
         expect(size).toBeLessThan(SERVE_THUMBNAIL_BUDGET + 200_000);
@@ -100,6 +104,7 @@ describe("an original server with 200 fat entries (~50 MB) aggregates", () => {
     } finally {
       await t.cleanup();
     }
-    expect(served).toBe(2);
+    // the CLI's listing, serve's, and the boot's lookup (a name is always asked for again)
+    expect(served).toBe(3);
   }, 60_000);
 });

@@ -41,6 +41,8 @@ export interface BootDeps {
   /** serve's --kvm/--memory/--cpus/--net, checked at start (display none, serial stdio). */
   defaults: BootFlagValues;
   waitMs: number;
+  /** Publishes `boot` events on the bus: `note` and `boot` as `pixelrts boot --json` prints them. */
+  publish: (data: Record<string, unknown>) => void;
 }
 
 export async function bootEntry(deps: BootDeps, item: Item, req: BootRequest): Promise<BootResponse> {
@@ -79,7 +81,9 @@ async function run(deps: BootDeps, item: Item, req: BootRequest, vm_id: string, 
   const got = await deps.pulls.start(item, { vm_id, signal, hold: true }).done;
   // Held until the VM ends: LRU eviction must not remove the file it was unpacked from.
   void vms.ended(vm_id).then(() => got.release());
+  const tag = { ref: item.entry.id, vm_id, entry_id: item.entry.id };
   const unpacked = await unpackForBoot(got.path, agent.paths.cacheDir);
+  for (const w of unpacked.warnings) deps.publish({ event: "note", ...tag, message: w });
   const given = new Set(deps.defaults.given);
   for (const k of ["memory", "cpus"] as const) if (req[k] !== undefined) given.add(k);
   if (req.cmdline !== undefined) given.add("append");
@@ -100,7 +104,10 @@ async function run(deps: BootDeps, item: Item, req: BootRequest, vm_id: string, 
     if (isPixelRtsError(e) && e.code === "E_USAGE") throw new PixelRtsError("E_BAD_REQUEST", e.message.replace(/^--append\b/, "cmdline"));
     throw e;
   }
+  for (const n of resolved.notes) deps.publish({ event: "note", ...tag, message: n });
   const cmd = buildQemuCommand(unpacked.files, resolved.flags);
   const binaryPath = requireQemu(resolved.flags.arch, cmd.binary);
+  const { line: _line, ...signature } = got.trust;
+  deps.publish({ event: "boot", ...tag, binary: cmd.binary, accel: cmd.accel, signature, forwards: resolved.flags.forwards ?? [] });
   await vms.launch(vm_id, { binaryPath, args: cmd.args, accel: cmd.accel, memory: resolved.flags.memory, cpus: resolved.flags.cpus });
 }

@@ -6,6 +6,8 @@
  *   hello    {server, version, vms}                          first, on every connection
  *   pull     a pull event exactly as `pixelrts pull --json` prints it (start, progress, retry,
  *            note, verified, done, error) plus pull_id, entry_id and, for a boot's pull, vm_id
+ *   boot     `note` and `boot` events of a boot as `pixelrts boot --json` prints them, plus vm_id
+ *            and entry_id (`boot` comes just before QEMU starts: binary, accel, signature)
  *   vm       a VM's state (agent/boot/vm.ts VmInfo) whenever it changes
  *   serial   {vm_id, offset, bytes, data}: serial output, `offset` = byte offset in the log
  *   catalog  {reason, entries_count}: the merged catalog changed (refresh, pull, layout)

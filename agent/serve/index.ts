@@ -122,7 +122,7 @@ export async function startServe(opts: ServeOptions): Promise<Serve> {
     pulls,
     bus,
     layout,
-    boot: { agent, vms, pulls, defaults: opts.bootDefaults, waitMs: opts.bootWaitMs ?? 3000 },
+    boot: { agent, vms, pulls, defaults: opts.bootDefaults, waitMs: opts.bootWaitMs ?? 3000, publish: (data) => bus.publish("boot", data) },
     thumbs: new ThumbnailCache(),
     source: (origin) => ({ id: "serve", name: `pixelrts serve on ${hostname()}`, url: origin, color: "#4f8cff" }),
     version,

@@ -1,22 +1,17 @@
 /**
- * The console's markup, rendered on the server with hono/jsx (every value escaped). The page's
- * script (console.js) only adds behaviour: positions and colours from data attributes (the CSP
- * allows no inline style), drag and drop, filters, the event stream, live progress and serial.
+ * The console's markup, rendered on the server with hono/jsx (every value escaped). What the
+ * Worker's catalog page shows too comes from shared/ui (the thumbnail, the source tag, an entry's
+ * facts and segments); the console adds what only a boot host has: state badges, Pull and Boot,
+ * VMs. The page's script (console.js) adds behaviour: positions and tile colours from data
+ * attributes, drag and drop, filters, the event stream, live progress and serial output.
  * Fragments of the same components are fetched again when something changes.
  */
 import type { FC } from "hono/jsx";
+import { EntryFacts, Segments } from "../../../shared/ui/facts.js";
+import { formatSize, isBootable, safeColor } from "../../../shared/ui/format.js";
+import { SourceTag, Thumbnail } from "../../../shared/ui/tile.js";
 import type { VmInfo } from "../../boot/vm.js";
-import { formatBytes } from "../../progress/index.js";
 import type { ConsoleEntry, SourceRow } from "../catalog-view.js";
-
-const COLOR = /^#[0-9a-fA-F]{3,8}$/;
-/** A colour from a catalog is only ever a hex colour here (it lands in CSS). */
-export const safeColor = (c: string | null | undefined) => (c && COLOR.test(c) ? c : "#808080");
-
-export function thumbSrc(e: ConsoleEntry): string | null {
-  if (e.thumbnail && /^[A-Za-z0-9+/]+=*$/.test(e.thumbnail)) return `data:image/png;base64,${e.thumbnail}`;
-  return e.thumbnail_url;
-}
 
 const STATUS_LABEL: Record<string, string> = { booting: "booting", running: "running", stopped: "stopped", error: "error" };
 
@@ -33,18 +28,14 @@ export const Badges: FC<{ e: ConsoleEntry; compact?: boolean }> = ({ e, compact 
 
 /** One container on the grid: a button inside a positioned list item (the item is what is dragged). */
 export const Tile: FC<{ e: ConsoleEntry }> = ({ e }) => {
-  const src = thumbSrc(e);
   const search = [e.id, e.name, e.description, e.visual_description, e.distro, e.architecture, e.type, e.source.name].filter(Boolean).join(" ").toLowerCase();
   return (
     <li class="tile" data-id={e.id} data-x={String(e.position.x)} data-y={String(e.position.y)} data-color={safeColor(e.source.color)} data-search={search} data-distro={e.distro ?? ""} data-arch={e.architecture ?? ""} data-type={e.type ?? ""} data-status={e.status}>
       <button type="button" class="tile-button" aria-label={`${e.name} from ${e.source.name}`} aria-describedby={`b-${e.id}`}>
-        <span class="thumb">{src ? <img src={src} alt="" width="96" height="96" loading="lazy" decoding="async" /> : <span class="noimg" aria-hidden="true">{(e.name[0] ?? "?").toUpperCase()}</span>}</span>
+        <Thumbnail e={e} size={72} />
         <span class="tile-name">{e.name}</span>
-        <span class="tile-source">
-          <span class="swatch" aria-hidden="true" />
-          {e.source.name}
-        </span>
       </button>
+      <SourceTag name={e.source.name} color={e.source.color} />
       <span id={`b-${e.id}`}>
         <Badges e={e} compact />
       </span>
@@ -63,9 +54,8 @@ export const Tiles: FC<{ entries: ConsoleEntry[] }> = ({ entries }) => (
 export const Sources: FC<{ sources: SourceRow[] }> = ({ sources }) => (
   <ul class="sources" aria-label="Catalog sources">
     {sources.map((s) => (
-      <li data-color={safeColor(s.color)} class={`source ${s.status}`} title={s.error ? `${s.error.code}: ${s.error.message}` : s.url || "this host"}>
-        <span class="swatch" aria-hidden="true" />
-        <span class="source-name">{s.name}</span>
+      <li class={`source ${s.status}`} title={s.error ? `${s.error.code}: ${s.error.message}` : s.url || "this host"}>
+        <SourceTag name={s.name} color={s.color} />
         <span class="source-count">{s.entries}</span>
         {s.status !== "ok" ? <span class="source-status">{s.status}</span> : null}
         {s.thumbnails && s.thumbnails.dropped > 0 ? <span class="source-note">{s.thumbnails.dropped} thumbnails over budget</span> : null}
@@ -74,104 +64,53 @@ export const Sources: FC<{ sources: SourceRow[] }> = ({ sources }) => (
   </ul>
 );
 
-const Fact: FC<{ label: string; children?: unknown }> = ({ label, children }) => (
-  <>
-    <dt>{label}</dt>
-    <dd>{children ?? <span class="none">—</span>}</dd>
-  </>
-);
-
 /** The panel of a selected container: its facts, Pull with progress, Boot with settings. */
-export const EntryPanel: FC<{ e: ConsoleEntry }> = ({ e }) => {
-  const src = thumbSrc(e);
-  return (
-    <article class="entry" data-id={e.id} data-color={safeColor(e.source.color)} aria-labelledby="entry-title">
-      <header class="entry-head">
-        <span class="thumb big">{src ? <img src={src} alt={`pixels of ${e.name}`} width="128" height="128" /> : <span class="noimg" aria-hidden="true">{(e.name[0] ?? "?").toUpperCase()}</span>}</span>
-        <div>
-          <h2 id="entry-title">{e.name}</h2>
-          <p class="entry-source">
-            <span class="swatch" aria-hidden="true" />
-            {e.source.name}
-            {e.also_from?.length ? <span class="also"> · also on {e.also_from.map((s) => s.name).join(", ")}</span> : null}
-          </p>
-          <Badges e={e} />
-        </div>
-      </header>
-      {e.description ? <p class="desc">{e.description}</p> : null}
-      <dl class="facts">
-        <Fact label="id">
-          <code>{e.id}</code>
-        </Fact>
-        <Fact label="size">{`${formatBytes(e.size)} (${e.size.toLocaleString("en")} bytes)`}</Fact>
-        <Fact label="type">{e.type}</Fact>
-        <Fact label="distro">{e.distro}</Fact>
-        <Fact label="architecture">{e.architecture}</Fact>
-        <Fact label="kernel">{e.kernel_version}</Fact>
-        <Fact label="file sha256">{e.sha256 ? <code class="digest">{e.sha256}</code> : null}</Fact>
-        <Fact label="payload sha256">{e.data_hash ? <code class="digest">{e.data_hash}</code> : null}</Fact>
-        <Fact label="payload size">{e.data_size !== null ? formatBytes(e.data_size) : null}</Fact>
-        <Fact label="grid">{e.grid_size !== null ? `${e.grid_size} × ${e.grid_size}` : null}</Fact>
-        <Fact label="signature">{e.trust ? e.trust.line : e.signatures?.length ? `listed: ${e.signatures.map((s) => s.keyid).join(", ")}` : null}</Fact>
-        <Fact label="updated">{e.updated_at}</Fact>
-      </dl>
-      {e.segments.length ? (
-        <table class="segments">
-          <caption>Segments</caption>
-          <thead>
-            <tr>
-              <th scope="col">name</th>
-              <th scope="col">type</th>
-              <th scope="col">size</th>
-              <th scope="col">offset</th>
-              <th scope="col">sha256</th>
-            </tr>
-          </thead>
-          <tbody>
-            {e.segments.map((s) => (
-              <tr>
-                <td>{s.name}</td>
-                <td>{s.type ?? "—"}</td>
-                <td>{s.size !== null ? formatBytes(s.size) : "—"}</td>
-                <td>{s.start !== null ? String(s.start) : "—"}</td>
-                <td>{s.sha256 ? <code title={s.sha256}>{s.sha256.slice(0, 12)}…</code> : "—"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
-      <section class="pull" aria-label="Pull">
-        <button type="button" class="primary" data-action="pull">
-          {e.cached ? "Pull again (revalidate)" : "Pull"}
-        </button>
-        <div class="progress" role="progressbar" aria-label={`Pulling ${e.name}`} aria-valuemin="0" aria-valuemax="100" aria-valuenow={e.cached ? "100" : "0"} hidden>
-          <span class="bar" />
-        </div>
-        <p class="pull-status" role="status">
-          {e.cached ? "In this host's cache." : "Not in this host's cache yet."}
-        </p>
-      </section>
-      <form class="boot" data-action="boot" aria-label={`Boot ${e.name}`}>
-        <label>
-          Memory
-          <input name="memory" placeholder="container's" autocomplete="off" pattern="[1-9][0-9]*[KMGTkmgt]?" />
-        </label>
-        <label>
-          CPUs
-          <input name="cpus" type="number" min="1" max="256" placeholder="container's" />
-        </label>
-        <label class="wide">
-          Kernel arguments (added)
-          <input name="cmdline" autocomplete="off" placeholder="e.g. quiet" />
-        </label>
-        <button type="submit" class="primary">
-          Boot
-        </button>
-        <p class="boot-status" role="status" />
-      </form>
-    </article>
-  );
-};
+export const EntryPanel: FC<{ e: ConsoleEntry }> = ({ e }) => (
+  <article class="entry" data-id={e.id} data-color={safeColor(e.source.color)} aria-labelledby="entry-title">
+    <header class="entry-head">
+      <Thumbnail e={e} size={128} alt={`pixels of ${e.name}`} />
+      <div>
+        <h2 id="entry-title">{e.name}</h2>
+        <SourceTag name={e.source.name} color={e.source.color} />
+        <Badges e={e} />
+        {e.trust ? <p class="trust">{e.trust.line}</p> : null}
+      </div>
+    </header>
+    {e.description ? <p class="desc">{e.description}</p> : null}
+    <EntryFacts e={e} />
+    <Segments segments={e.segments} />
+    <section class="pull" aria-label="Pull">
+      <button type="button" class="primary" data-action="pull">
+        {e.cached ? "Pull again (revalidate)" : "Pull"}
+      </button>
+      <div class="progress" role="progressbar" aria-label={`Pulling ${e.name}`} aria-valuemin="0" aria-valuemax="100" aria-valuenow={e.cached ? "100" : "0"} hidden>
+        <span class="bar" />
+      </div>
+      <p class="pull-status" role="status">
+        {e.cached ? `In this host's cache (${formatSize(e.size)}).` : `Not in this host's cache yet (${formatSize(e.size)}).`}
+      </p>
+    </section>
+    <form class="boot" data-action="boot" aria-label={`Boot ${e.name}`}>
+      {isBootable(e) ? null : <p class="hint wide">This entry does not list a kernel or a disk: booting it will likely be refused.</p>}
+      <label>
+        Memory
+        <input name="memory" placeholder="container's" autocomplete="off" pattern="[1-9][0-9]*[KMGTkmgt]?" />
+      </label>
+      <label>
+        CPUs
+        <input name="cpus" type="number" min="1" max="256" placeholder="container's" />
+      </label>
+      <label class="wide">
+        Kernel arguments (added)
+        <input name="cmdline" autocomplete="off" placeholder="e.g. quiet" />
+      </label>
+      <button type="submit" class="primary">
+        Boot
+      </button>
+      <p class="boot-status" role="status" />
+    </form>
+  </article>
+);
 
 /** One VM: state, address, uptime, serial console, Stop. */
 export const VmCard: FC<{ v: VmInfo }> = ({ v }) => (

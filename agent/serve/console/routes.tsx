@@ -3,7 +3,8 @@
  * they are: no build step), and HTML fragments the script fetches when something changes
  * (`/console/tiles`, `/console/sources`, `/console/entry/{id}`, `/console/vm/{id}`).
  * Every HTML answer carries a Content-Security-Policy that allows this origin's script and style
- * only (no inline code), images from anywhere (thumbnails of remote catalogs), and no framing.
+ * only (no inline script, no <style>; style attributes yes), images from anywhere (thumbnails of
+ * remote catalogs), and no framing.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -17,7 +18,9 @@ import { isVmId } from "../../boot/vm.js";
 import { EntryPanel, Sources, Tiles, VmCard } from "./components.js";
 import { Page } from "./page.js";
 
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: http: https:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+// style-src-attr: shared/ui's components (also the Worker's page) set a colour or a size in a
+// style attribute, from values they check (hex colours, numbers); no <style> and no script inline.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data: http: https:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** agent/serve/console/<name>, found from this module (source tree) or from dist/ (the bundle). */
 function assetFile(name: string): string {

@@ -105,7 +105,8 @@ export function catalogRoutes(app: ServeApp, s: ServeState): void {
       return fileResponse(c, { path: s.agent.cache.blobPath(cached.sha256), sha256: cached.sha256, size: cached.size, name: item.entry.name }, release);
     }
     // Not here yet: fetch it first (the pull is seen on the events stream like any other), unless
-    // a page of another origin asked: reading is for everyone, fetching is not.
+    // a page of another origin asked (reading is for everyone, fetching is not) or it is a HEAD.
+    if (c.req.method === "HEAD") httpFail("E_NOT_CACHED", `${item.entry.id} is not cached here; a GET fetches it first`);
     if (requestTrust(c).foreignOrigin) httpFail("E_FORBIDDEN_ORIGIN", `${item.entry.id} is not cached here, and a page of another origin may not make this host fetch it (--allow-origin)`);
     const got = await s.pulls.start(item, { hold: true }).done;
     return fileResponse(c, { path: got.path, sha256: got.sha256, size: got.size, name: item.entry.name }, got.release);
