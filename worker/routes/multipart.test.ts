@@ -145,6 +145,7 @@ describe("multipart upload", () => {
   it.each<[string, (md: Record<string, unknown>) => void]>([
     ["grid_size", (md) => (md.grid_size = 99999)],
     ["data_size", (md) => (md.data_size = 999999999999)],
+    ["empty original_data_b64", (md) => Object.assign(md, { data_size: 999999999999, original_data_b64: "" })],
   ])("create refuses a head whose %s contradicts the image (regression)", async (_, edit) => {
     const f = await makeContainer(3000, { type: "kernel", name: "contradicts" }, 92);
     const bytes = editMetadata(f.bytes, edit);

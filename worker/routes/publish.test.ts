@@ -231,6 +231,10 @@ describe("the head must agree with the image (regression)", () => {
     ["grid_size other than the image side", (md) => (md.grid_size = 99999)],
     ["data_size over what the pixels hold", (md) => (md.data_size = 999999999999)],
     ["encoded_size over what the pixels hold", (md) => (md.encoded_size = 1_000_000)],
+    // code mode (spec §3.3): the stored bytes are in original_data_b64, bounded by its length
+    ["an empty original_data_b64 (it used to exempt any data_size)", (md) => Object.assign(md, { data_size: 999999999999, original_data_b64: "" })],
+    ["data_size over what original_data_b64 holds", (md) => (md.original_data_b64 = "AAAA")], // 3 bytes, data_size 600
+    ["encoded_size over what a compressed original_data_b64 holds", (md) => Object.assign(md, { compression: { type: "zlib" }, encoded_size: 601, original_data_b64: "A".repeat(800) })],
   ])("refuses %s with E_NOT_PIXELRTS / E_METADATA_INVALID, storing nothing", async (_, edit) => {
     const f = await makeContainer(600, { type: "kernel", name: "liar" }, 31);
     const bytes = editMetadata(f.bytes, edit);
@@ -249,6 +253,23 @@ describe("the head must agree with the image (regression)", () => {
   it("accepts a head that agrees (grid_size = image side, sizes that fit)", async () => {
     const f = await makeContainer(600, { type: "kernel", name: "honest" }, 33);
     expect((await publish("agrees", f)).status).toBe(201);
+  });
+
+  it("accepts code-mode heads whose original_data_b64 holds the stored bytes (data_size after decompression may exceed it)", async () => {
+    const f = await makeContainer(600, { type: "kernel", name: "code" }, 36);
+    const b64 = (n: number) => btoa(String.fromCharCode(...new Uint8Array(n)));
+    const cases: [string, (md: Record<string, unknown>) => void][] = [
+      ["code-plain", (md) => (md.original_data_b64 = b64(600))], // 800 characters hold exactly data_size 600
+      ["code-zlib", (md) => Object.assign(md, { compression: { type: "zlib" }, encoded_size: 500, original_data_b64: b64(500) })],
+    ];
+    for (const [name, edit] of cases) {
+      const bytes = editMetadata(f.bytes, edit);
+      const res = await publish(name, { bytes, sha256: await sha256Hex(bytes) });
+      expect(res.status, name).toBe(201);
+      await res.arrayBuffer();
+      const head = await call(`/api/v1/containers/${name}`, { method: "HEAD" });
+      expect(head.headers.get("x-pixelrts-data-size"), name).toBe("600");
+    }
   });
 });
 

@@ -36,9 +36,11 @@ async function scan(prefix: Uint8Array): Promise<HeadScan> {
 
 /**
  * Refuses a head that contradicts its image: no image data (the scan reached IEND), `grid_size`
- * other than the IHDR's width and height, or a stored byte count (`encoded_size`, and
- * `data_size` unless compressed) over what the pixels hold (width × height × 4). Payloads carried
- * in `original_data_b64` are not held by the pixels, so their sizes are not bounded by them.
+ * other than the IHDR's width and height, or a stored byte count over what holds it. The stored
+ * bytes S are in the pixels (width × height × 4), or in code mode (spec §3.3) in
+ * `original_data_b64`, whose text of n characters decodes to at most ⌊n × 3 / 4⌋ bytes; an empty
+ * one is refused. The bound applies to `encoded_size` (|S|), and to `data_size` unless compressed
+ * (then it is the size after decompression, spec §4.5).
  */
 export function checkAgainstImage(head: ContainerHead, stoppedAt: "IDAT" | "IEND"): void {
   const { width, height } = head.ihdr;
@@ -47,11 +49,14 @@ export function checkAgainstImage(head: ContainerHead, stoppedAt: "IDAT" | "IEND
   if (md.grid_size !== undefined && (md.grid_size !== width || md.grid_size !== height)) {
     notPixelRts("E_METADATA_INVALID", `grid_size ${JSON.stringify(md.grid_size)} does not match the ${width}x${height} image`);
   }
-  if (md.original_data_b64 !== undefined) return;
-  const capacity = width * height * 4;
-  const sizes = md.compression ? { encoded_size: md.encoded_size ?? md.data_size } : { encoded_size: md.encoded_size, data_size: md.data_size };
+  const b64 = md.original_data_b64;
+  if (b64 === "") notPixelRts("E_METADATA_INVALID", "original_data_b64 is empty");
+  const [capacity, holder] = b64 !== undefined ? [Math.floor((b64.length * 3) / 4), `original_data_b64 (${b64.length} characters)`] : [width * height * 4, `the ${width}x${height} image`];
+  const sizes = md.compression
+    ? { encoded_size: b64 !== undefined ? md.encoded_size : (md.encoded_size ?? md.data_size) }
+    : { encoded_size: md.encoded_size, data_size: md.data_size };
   for (const [field, n] of Object.entries(sizes)) {
-    if (n !== undefined && n > capacity) notPixelRts("E_METADATA_INVALID", `${field} ${n} does not fit the ${width}x${height} image (${capacity} bytes)`);
+    if (n !== undefined && n > capacity) notPixelRts("E_METADATA_INVALID", `${field} ${n} does not fit ${holder} (${capacity} bytes)`);
   }
 }
 
