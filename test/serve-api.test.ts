@@ -250,7 +250,10 @@ describe("layout", () => {
     expect(swap.json).toEqual({ success: true, entry_id: "beta", position: { x: 7, y: 3 }, swapped_with: { entry_id: "alpha", position: before.beta } });
     const batch = await call("/api/v1/catalog/layout/batch", { method: "POST", json: { updates: [{ entryId: "gamma", position: { gridX: 2, gridY: 5 } }, { entry_id: "delta", new_position: { x: 0, y: 9 } }] } });
     expect(batch.json).toMatchObject({ success: true, updated: 2, results: [{ entry_id: "gamma", position: { x: 2, y: 5 } }, { entry_id: "delta", position: { x: 0, y: 9 } }] });
-    const expected = { ...before, alpha: before.beta, beta: { x: 7, y: 3 }, gamma: { x: 2, y: 5 }, delta: { x: 0, y: 9 } };
+    // an earlier CatalogBridge: {gridX, gridY} posted to the entry's own layout URL
+    const own = await call("/api/v1/catalog/zeta/layout", { method: "POST", json: { gridX: 4, gridY: 6 } });
+    expect(own.json).toEqual({ success: true, entry_id: "zeta", position: { x: 4, y: 6 }, swapped_with: null });
+    const expected = { ...before, alpha: before.beta, beta: { x: 7, y: 3 }, gamma: { x: 2, y: 5 }, delta: { x: 0, y: 9 }, zeta: { x: 4, y: 6 } };
     expect(await pos()).toMatchObject(expected);
     await call("/api/v1/catalog/refresh", { method: "POST" });
     expect(await pos()).toMatchObject(expected);
@@ -440,6 +443,27 @@ describe("the command", () => {
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(out.trim().split("\n").map((l) => JSON.parse(l).event)).toEqual(["listening", "stopped"]);
+    // Ctrl-C in serve's terminal signals its whole process group: serve stops its VMs properly
+    // (QEMU runs in a group of its own, so the signal does not kill it first).
+    const group = spawn(process.execPath, [join(import.meta.dirname, "../agent/bin/pixelrts.mjs"), "serve", "--port", "0", "--json", "--kvm", "off", "--net", "none"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let groupOut = "";
+    const groupUrl = await new Promise<string>((resolve) => group.stdout.on("data", (d) => {
+      groupOut += d;
+      if (groupOut.includes("\n")) resolve(JSON.parse(groupOut.split("\n")[0]!).url);
+    }));
+    const groupExit = new Promise<number | null>((resolve) => group.on("exit", (code) => resolve(code)));
+    const events = await readSse(`${groupUrl}/api/v1/events`);
+    const vm = (await call("/api/v1/catalog/alpha/boot", { method: "POST", json: {} }, groupUrl)).json;
+    await events.next((e) => e.event === "vm" && e.data.vm_id === vm.vm_id && e.data.status === "running");
+    process.kill(-group.pid!, "SIGINT");
+    const last = await events.next((e) => e.event === "vm" && e.data.vm_id === vm.vm_id && (e.data.status === "stopped" || e.data.status === "error"));
+    expect(last.data).toMatchObject({ status: "stopped", stopped_by: "powerdown", exit_signal: null });
+    // the guest saw the power button (QEMU was not killed by the terminal's signal first)
+    expect(events.events.some((e) => e.event === "serial" && e.data.vm_id === vm.vm_id && String(e.data.data).includes("power button, shutting down"))).toBe(true);
+    expect(await groupExit).toBe(0);
+    expect(JSON.parse(groupOut.trim().split("\n").at(-1)!)).toEqual({ event: "stopped", vms_stopped: 1 });
+    expect(() => process.kill(vm.pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+    events.close();
     const refused = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const c = spawn(process.execPath, [join(import.meta.dirname, "../agent/bin/pixelrts.mjs"), "serve", "--host", "0.0.0.0"], { env, stdio: ["ignore", "ignore", "pipe"] });
       let stderr = "";

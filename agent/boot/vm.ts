@@ -230,7 +230,9 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
     vm.logFd = openSync(vm.log, "a", 0o600);
     // to=99: if another program takes the port first, QEMU moves on to the next free one (QMP tells which).
     const args = [...spec.args, "-vnc", `${this.o.vncHost}:${display},to=99`, "-qmp", `unix:${vm.socket},server=on,wait=off`];
-    const child = spawn(spec.binaryPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // Its own process group: a Ctrl-C in serve's terminal reaches serve (which stops the VM
+    // properly), not QEMU directly.
+    const child = spawn(spec.binaryPath, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
     vm.child = child;
     child.stdout!.on("data", (chunk: Buffer) => this.serial(vm, chunk));
     child.stderr!.setEncoding("utf8").on("data", (t: string) => (vm.stderr = (vm.stderr + t).slice(-8192)));

@@ -68,6 +68,8 @@ export function parseHostHeader(value: string): { name: string; port: number | n
 /** The names a Host header may carry for this server. */
 function allowedHostNames(host: string): Set<string> {
   const names = new Set(["localhost", host.replace(/^\[|\]$/g, "").toLowerCase()]);
+  // Listening on "localhost" is listening on its loopback addresses.
+  if (host.toLowerCase() === "localhost") for (const a of ["127.0.0.1", "::1"]) names.add(a);
   if (isWildcard(host)) {
     // Listening everywhere (token required): any address of this machine, and its name.
     for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.add(a.address.toLowerCase());

@@ -9,6 +9,7 @@
  *   GET|POST /api/v1/catalog/refresh      {success, entries_count, message, sources}
  *   POST /api/v1/catalog/layout           {entry_id, new_position:{x,y}} → {success, entry_id, position, swapped_with}
  *   POST /api/v1/catalog/layout/batch     {updates:[…]} → {success, updated, results}
+ *   POST /api/v1/catalog/{id}/layout      {gridX, gridY} (an earlier CatalogBridge) → as /layout
  */
 import { CATALOG_SCHEMA_VERSION, parseCatalogFilter } from "../../../shared/catalog.js";
 import type { Context } from "hono";
@@ -19,7 +20,7 @@ import type { Position } from "../layout.js";
 import { requestTrust } from "../security.js";
 import type { ServeApp, ServeState } from "../state.js";
 import { inlineThumbnail } from "../thumbnails.js";
-import { checkEntryId, layoutUpdate, readJsonObject, onlyKeys, type LayoutUpdate } from "../validate.js";
+import { checkEntryId, layoutUpdate, onlyKeys, positionOf, readJsonObject, type LayoutUpdate } from "../validate.js";
 
 const MAX_BATCH = 1000;
 
@@ -79,6 +80,15 @@ export function catalogRoutes(app: ServeApp, s: ServeState): void {
   });
   app.post("/api/v1/catalog/layout", async (c) => {
     const [r] = await move([layoutUpdate(await readJsonObject(c))]);
+    return c.json({ success: true, entry_id: r!.entry_id, position: r!.position as Position, swapped_with: r!.swapped });
+  });
+
+  // An earlier CatalogBridge posts one move as {gridX, gridY} (or {x, y}) to the entry's own URL.
+  app.post("/api/v1/catalog/:id/layout", async (c) => {
+    const id = checkEntryId(c.req.param("id"));
+    const body = await readJsonObject(c);
+    onlyKeys(body, ["gridX", "gridY", "x", "y", "worldX", "worldY"]);
+    const [r] = await move([{ entry_id: id, position: positionOf(body, "the body") }]);
     return c.json({ success: true, entry_id: r!.entry_id, position: r!.position as Position, swapped_with: r!.swapped });
   });
 
