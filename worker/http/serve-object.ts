@@ -6,7 +6,8 @@
  *
  * Container bytes are only served when the object is the one that was verified: its ETag must
  * be the one the pointer or register recorded, and an R2 checksum, when present, must be the
- * expected SHA-256. Otherwise 404, as if absent.
+ * expected SHA-256. Otherwise 404, as if absent; for URLs whose target moves (serveResolved),
+ * after resolving the target again.
  *
  * Plain GET (no Range, no preconditions) costs one R2 read. Otherwise: `head()`, evaluate here,
  * then `get()` with the range and `onlyIf: { etagMatches }` so the bytes sent are the version
@@ -49,11 +50,6 @@ function isVerified(obj: R2Object, v: { sha256: string; etag: string }): boolean
   return obj.httpEtag === v.etag && (!sum || toHex(new Uint8Array(sum)) === v.sha256);
 }
 
-/** Refuses (404) anything but the object that was verified. */
-function assertVerified(obj: R2Object, v: { sha256: string; etag: string }, what: string): void {
-  if (!isVerified(obj, v)) httpFail("E_NOT_FOUND", `${what} is not available (not the verified object)`);
-}
-
 function lastModifiedOf(obj: R2Object, o: ServeOptions): Date {
   return o.repointedAt && o.repointedAt > obj.uploaded ? o.repointedAt : obj.uploaded;
 }
@@ -86,7 +82,47 @@ function validatorHeaders(full: Headers): Record<string, string> {
   return out;
 }
 
-export async function serveObject(c: Context, o: ServeOptions): Promise<Response> {
+/** Why an object was not served: absent, or not the object that was verified. */
+export type Gone = "missing" | "unverified";
+
+function goneFail(gone: Gone, what: string): never {
+  if (gone === "missing") httpFail("E_NOT_FOUND", `${what} not found`);
+  httpFail("E_NOT_FOUND", `${what} is not available (not the verified object)`);
+}
+
+/** How often a moving target is resolved before answering 503 (serveResolved). */
+export const RESOLVE_ATTEMPTS = 3;
+
+/** What a URL whose target can move resolves to now; `version` names the object (key and ETag). */
+export interface Resolved {
+  options: ServeOptions;
+  version: string;
+}
+
+/**
+ * Serves what `resolve` names now (a name's pointer, a blob's register, a thumbnail). When that
+ * object is gone or not the verified one by the time it is read (a republish or delete between
+ * the two reads collected it), it resolves again: a target that moved is served instead, at most
+ * RESOLVE_ATTEMPTS resolutions (then 503 E_CONFLICT, retry); one that did not move, or no longer
+ * exists, is a 404. So a name that exists throughout never answers 404 because it was republished
+ * during the request. `absent` answers the 404 for a target that resolves to nothing.
+ */
+export async function serveResolved(c: Context, resolve: () => Promise<Resolved | null>, absent: () => never): Promise<Response> {
+  let target = await resolve();
+  for (let i = 1; ; i++) {
+    if (!target) absent();
+    const res = await tryServeObject(c, target.options);
+    if (res instanceof Response) return res;
+    const again = await resolve();
+    if (!again) absent();
+    if (again.version === target.version) return goneFail(res, target.options.what ?? "object");
+    if (i >= RESOLVE_ATTEMPTS) httpFail("E_CONFLICT", `${target.options.what ?? "object"} changed during the request; retry`, { status: 503, headers: { "Retry-After": "1" } });
+    target = again;
+  }
+}
+
+/** The response for `o`, or why there is none (the object is absent, or not the verified one). */
+export async function tryServeObject(c: Context, o: ServeOptions): Promise<Response | Gone> {
   const req = c.req.raw;
   const method = req.method;
   const what = o.what ?? "object";
@@ -94,10 +130,10 @@ export async function serveObject(c: Context, o: ServeOptions): Promise<Response
 
   if (method === "GET" && !rangeHeader && !hasConditionals(req.headers)) {
     const obj = await o.bucket.get(o.key);
-    if (!obj) httpFail("E_NOT_FOUND", `${what} not found`);
+    if (!obj) return "missing";
     if (o.verified && !isVerified(obj, o.verified)) {
       await obj.body.cancel();
-      assertVerified(obj, o.verified, what);
+      return "unverified";
     }
     const headers = representationHeaders(obj, o);
     headers.set("Content-Length", String(obj.size));
@@ -106,8 +142,8 @@ export async function serveObject(c: Context, o: ServeOptions): Promise<Response
 
   for (let attempt = 0; attempt < 3; attempt++) {
     const head = await o.bucket.head(o.key);
-    if (!head) httpFail("E_NOT_FOUND", `${what} not found`);
-    if (o.verified) assertVerified(head, o.verified, what);
+    if (!head) return "missing";
+    if (o.verified && !isVerified(head, o.verified)) return "unverified";
     const headers = representationHeaders(head, o);
     const v: Validators = { etag: head.httpEtag, lastModified: lastModifiedOf(head, o), dateIsStrong: !o.repointedAt };
 

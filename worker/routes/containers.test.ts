@@ -6,7 +6,8 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../test/b64";
-import { call, errorCode, type Fixture, makeContainer, publish, sha256Hex } from "../test/helpers";
+import { gatedBucket } from "../test/gated-bucket";
+import { bearer, call, errorCode, type Fixture, makeContainer, publish, sha256Hex } from "../test/helpers";
 
 let f: Fixture;
 
@@ -241,5 +242,122 @@ describe("integrity", () => {
   it("ignores If-Modified-Since / If-Unmodified-Since values that are not HTTP-dates (regression)", async () => {
     expect((await call("/api/v1/containers/demo", { headers: { "if-modified-since": "Dec 2099" } })).status).toBe(200);
     expect((await call("/api/v1/containers/demo", { headers: { "if-unmodified-since": "1" } })).status).toBe(200);
+  });
+});
+
+/**
+ * A read that overlaps a republish: the GET reads the pointer, the republish swaps it and collects
+ * the generation the GET was about to read, then the GET reads the object. It used to answer 404
+ * for a name that existed all along (and the agent does not retry a 404). Held before each of its
+ * R2 calls in turn (worker/test/gated-bucket.ts) while the other request runs to the end.
+ */
+describe("reads overlapping a republish never answer 404 for a name that exists (regression)", () => {
+  type Case = { label: string; init: RequestInit; status: number; slice: number };
+  const cases: Case[] = [
+    { label: "GET", init: {}, status: 200, slice: 0 },
+    { label: "GET with Range", init: { headers: { range: "bytes=10-" } }, status: 206, slice: 10 },
+    { label: "GET with If-None-Match", init: { headers: { "if-none-match": '"other"' } }, status: 200, slice: 0 },
+    { label: "HEAD", init: { method: "HEAD" }, status: 200, slice: 0 },
+  ];
+
+  /** Holds `path` before its k-th R2 call for every k, runs `meanwhile` there, and checks the answer. */
+  async function everyHoldPoint(path: (run: number) => string, init: RequestInit, meanwhile: (run: number) => Promise<void>, check: (res: Response, run: number) => Promise<void>): Promise<number> {
+    for (let k = 0; ; k++) {
+      expect(k).toBeLessThan(20);
+      const gated = gatedBucket(env.BUCKET, (i) => i === k);
+      const pending = call(path(k), init, gated.bucket);
+      const held = await Promise.race([gated.reached, pending.then(() => null)]);
+      if (held === null) {
+        await (await pending).arrayBuffer();
+        return k; // finished before its k-th call: every hold point tried
+      }
+      await meanwhile(k);
+      gated.open();
+      await check(await pending, k);
+    }
+  }
+
+  it.each(cases)("by name, $label: the new bytes", async ({ init, status, slice }) => {
+    const name = `race-${slice}-${init.method ?? "GET"}-${Object.keys(init.headers ?? {}).join("")}`;
+    const versions = [await makeContainer(3000, { type: "kernel", name }, 41), await makeContainer(3100, { type: "kernel", name }, 42)];
+    expect((await publish(name, versions[0]!)).status).toBe(201);
+    const holds = await everyHoldPoint(
+      () => `/api/v1/containers/${name}`,
+      init,
+      async (run) => {
+        const res = await publish(name, versions[(run + 1) % 2]!); // the generation read so far is collected
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      },
+      async (res, run) => {
+        const now = versions[(run + 1) % 2]!;
+        expect(res.status, `held before call ${run}`).toBe(status);
+        expect(res.headers.get("x-pixelrts-sha256")).toBe(now.sha256);
+        const body = new Uint8Array(await res.arrayBuffer());
+        if (init.method !== "HEAD") expect(await sha256Hex(body)).toBe(await sha256Hex(now.bytes.slice(slice)));
+      },
+    );
+    expect(holds).toBeGreaterThanOrEqual(2); // held at least between the pointer read and the object read
+  });
+
+  it("a name republished before every read of its bytes: 503 E_CONFLICT with Retry-After after 3 resolutions, never 404", async () => {
+    const versions = [await makeContainer(3000, { type: "kernel", name: "race-busy" }, 47), await makeContainer(3100, { type: "kernel", name: "race-busy" }, 48)];
+    expect((await publish("race-busy", versions[0]!)).status).toBe(201);
+    let republished = 0;
+    const busy = new Proxy(env.BUCKET, {
+      get(target, prop) {
+        const real = Reflect.get(target, prop) as (...a: unknown[]) => unknown;
+        if (prop !== "get") return typeof real === "function" ? real.bind(target) : real;
+        return async (key: string, o?: R2GetOptions) => {
+          if (key.startsWith("blobs/")) expect((await publish("race-busy", versions[++republished % 2]!)).status).toBe(200);
+          return target.get(key, o);
+        };
+      },
+    });
+    const res = await call("/api/v1/containers/race-busy", {}, busy);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(await errorCode(res)).toBe("E_CONFLICT");
+    expect(republished).toBe(3);
+  });
+
+  it("by blob URL: the bytes published again under a new generation after a delete", async () => {
+    const f = await makeContainer(3200, { type: "kernel", name: "race-blob" }, 43);
+    expect((await publish("race-blob", f)).status).toBe(201);
+    const holds = await everyHoldPoint(
+      () => `/blobs/sha256/${f.sha256}`,
+      {},
+      async () => {
+        expect((await call("/api/v1/containers/race-blob", { method: "DELETE", headers: bearer })).status).toBe(200);
+        expect((await publish("race-blob", f)).status).toBe(201); // a new generation of the same bytes
+      },
+      async (res, run) => {
+        expect(res.status, `held before call ${run}`).toBe(200);
+        expect(await sha256Hex(await res.arrayBuffer())).toBe(f.sha256);
+      },
+    );
+    expect(holds).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a thumbnail replaced while it is read: the new one", async () => {
+    const f = await makeContainer(3300, { type: "kernel", name: "race-thumb" }, 44);
+    expect((await publish("race-thumb", f)).status).toBe(201);
+    const thumbs = [(await makeContainer(16, { type: "x" }, 45)).bytes, (await makeContainer(20, { type: "x" }, 46)).bytes];
+    const putThumb = async (t: Uint8Array) => {
+      const res = await call("/api/v1/containers/race-thumb/thumbnail", { method: "PUT", body: t, headers: bearer });
+      expect(res.status).toBe(201);
+      await res.arrayBuffer();
+    };
+    await putThumb(thumbs[0]!);
+    const holds = await everyHoldPoint(
+      () => "/api/v1/containers/race-thumb/thumbnail",
+      {},
+      (run) => putThumb(thumbs[(run + 1) % 2]!), // deletes the thumbnail read so far
+      async (res, run) => {
+        expect(res.status, `held before call ${run}`).toBe(200);
+        expect(await sha256Hex(await res.arrayBuffer())).toBe(await sha256Hex(thumbs[(run + 1) % 2]!));
+      },
+    );
+    expect(holds).toBeGreaterThanOrEqual(2);
   });
 });
