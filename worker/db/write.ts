@@ -55,8 +55,18 @@ export function pointerStatement(db: D1Database, w: PointerWrite): D1PreparedSta
     .bind(...values, w.seq, w.pointerEtag, w.thumbInline ?? null, given);
 }
 
+/**
+ * The row write of a pointer swap. An inline thumbnail belongs to its thumbnail id (fresh per
+ * upload), not to one pointer version: it is also set on the row if that row names the id by now,
+ * even when the row already moved past this write's seq (a republish that carried the thumbnail
+ * over and was indexed first), so the catalog never loses it to the order of two index writes.
+ */
 export async function writePointer(db: D1Database, w: PointerWrite): Promise<void> {
-  await db.batch([pointerStatement(db, w), db.prepare(BUMP_VERSION)]);
+  const stmts = [pointerStatement(db, w)];
+  if (w.record?.thumb && typeof w.thumbInline === "string") {
+    stmts.push(db.prepare("UPDATE entries SET thumb_inline = ?1 WHERE name = ?2 AND live = 1 AND thumb = ?3").bind(w.thumbInline, w.name, w.record.thumb));
+  }
+  await db.batch([...stmts, db.prepare(BUMP_VERSION)]);
 }
 
 export interface SignatureRow {

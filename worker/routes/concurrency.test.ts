@@ -11,7 +11,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { CatalogEntry } from "../../shared/catalog";
-import { type Fixture, makeContainer, sha256Hex, bearer } from "../test/helpers";
+import { type Fixture, makeContainer, sha256Hex, bearer, call } from "../test/helpers";
 import { type Bindings, everyInterleaving, putContainer, send } from "../test/interleave";
 
 /** Creates a multipart upload for `declared` and sends `bytes` as its only part; returns the complete request. */
@@ -87,6 +87,7 @@ describe("interleavings (every hold point, both orders)", () => {
 
   it("(c) thumbnail upload racing a republish: the name never reverts to the old version", async () => {
     const thumb = (await makeContainer(16, { type: "x" }, 5)).bytes; // any PNG
+    const thumbSha = await sha256Hex(thumb);
     const runs = await everyInterleaving("c", async (name, run) => {
       const v1 = await fixture(`th1-${run}`);
       const v2 = await fixture(`th2-${run}`);
@@ -102,6 +103,13 @@ describe("interleavings (every hold point, both orders)", () => {
           expect(thumbRes.status).toBe(201);
           expect(pub.status).toBe(200);
           expect(entryOf(catalog, name)?.sha256).toBe(v2.sha256);
+          // whichever came last, the name keeps the uploaded thumbnail (a republish carries it over)
+          const got = await call(`/api/v1/containers/${name}/thumbnail`);
+          expect(got.status).toBe(200);
+          expect(await sha256Hex(await got.arrayBuffer())).toBe(thumbSha);
+          // and the index its inline copy, even when the republish was indexed before the thumbnail
+          const entry = await (await call(`/api/v1/catalog/${name}`)).json<{ thumbnail: string }>();
+          expect(entry.thumbnail).not.toBe("");
         },
       };
     });

@@ -224,6 +224,28 @@ describe("accepting, deduplicating, deleting", () => {
     const light = await (await call("/api/v1/catalog?q=thumbed&thumbnails=0")).json<{ entries: { thumbnail: string }[] }>();
     expect(light.entries[0]!.thumbnail).toBe("");
   });
+
+  it("republishing a name keeps its thumbnail (new bytes, and the same bytes deduplicated)", async () => {
+    const v1 = await makeContainer(600, { type: "kernel", name: "keepthumb" }, 14);
+    const v2 = await makeContainer(700, { type: "kernel", name: "keepthumb" }, 15);
+    const thumb = (await makeContainer(16, { type: "x" }, 16)).bytes;
+    expect((await publish("keepthumb", v1)).status).toBe(201);
+    const put = await call("/api/v1/containers/keepthumb/thumbnail", { method: "PUT", body: thumb, headers: bearer });
+    expect(put.status).toBe(201);
+    await put.arrayBuffer();
+    for (const [f, deduplicated] of [[v2, false], [v1, false], [v1, true]] as const) {
+      const res = await publish("keepthumb", f);
+      expect(res.status).toBe(200);
+      expect((await res.json<{ deduplicated: boolean }>()).deduplicated).toBe(deduplicated);
+      const got = await call("/api/v1/containers/keepthumb/thumbnail");
+      expect(got.status).toBe(200);
+      expect(await sha256Hex(await got.arrayBuffer())).toBe(await sha256Hex(thumb));
+      const entry = await (await call("/api/v1/catalog/keepthumb")).json<{ sha256: string; thumbnail: string }>();
+      expect(entry.sha256).toBe(f.sha256);
+      expect(await sha256Hex(Uint8Array.from(atob(entry.thumbnail), (c) => c.charCodeAt(0)))).toBe(await sha256Hex(thumb));
+    }
+    expect((await env.BUCKET.list({ prefix: "thumbnails/keepthumb/" })).objects).toHaveLength(1);
+  });
 });
 
 describe("the head must agree with the image (regression)", () => {
