@@ -94,7 +94,7 @@ const BARE_DEFLATE = `
 import { createReadStream } from "node:fs"; import zlib from "node:zlib";
 const d = zlib.createDeflate({ level: 6, chunkSize: 1 << 20 });
 let out = 0; d.on("data", (c) => (out += c.length));
-await new Promise((res, rej) => createReadStream(process.argv[2], { highWaterMark: 1 << 20 }).pipe(d).on("end", res).on("error", rej));
+await new Promise((res, rej) => createReadStream(process.argv[1], { highWaterMark: 1 << 20 }).pipe(d).on("end", res).on("error", rej));
 `;
 
 const fmtRate = (bytes: number, ms: number) => `${(bytes / MB / (ms / 1000)).toFixed(1)} MB/s`;

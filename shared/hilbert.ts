@@ -227,14 +227,36 @@ export class HilbertRows {
         const dst = Math.floor((bx * b) / side) * area + (base % area);
         const full = base + b * b <= count;
         const limit = count - base;
+        if (full && b % 4 === 0) {
+          // The common case, unrolled: no bounds test per pixel.
+          let src = rowOff + bx * b;
+          for (let t = 0; t < b * b; t += b, src += g) {
+            if (scatter)
+              for (let lx = 0; lx < b; lx += 4) {
+                sq[dst + table[t + lx]!] = strip[src + lx]!;
+                sq[dst + table[t + lx + 1]!] = strip[src + lx + 1]!;
+                sq[dst + table[t + lx + 2]!] = strip[src + lx + 2]!;
+                sq[dst + table[t + lx + 3]!] = strip[src + lx + 3]!;
+              }
+            else
+              for (let lx = 0; lx < b; lx += 4) {
+                strip[src + lx] = sq[dst + table[t + lx]!]!;
+                strip[src + lx + 1] = sq[dst + table[t + lx + 1]!]!;
+                strip[src + lx + 2] = sq[dst + table[t + lx + 2]!]!;
+                strip[src + lx + 3] = sq[dst + table[t + lx + 3]!]!;
+              }
+          }
+          continue;
+        }
         for (let ly = 0; ly < b; ly++) {
           const src = rowOff + ly * g + bx * b;
           const t = ly * b;
-          if (scatter) {
-            if (full) for (let lx = 0; lx < b; lx++) sq[dst + table[t + lx]!] = strip[src + lx]!;
-            else for (let lx = 0; lx < b; lx++) { const d = table[t + lx]!; if (d < limit) sq[dst + d] = strip[src + lx]!; }
-          } else if (full) for (let lx = 0; lx < b; lx++) strip[src + lx] = sq[dst + table[t + lx]!]!;
-          else for (let lx = 0; lx < b; lx++) { const d = table[t + lx]!; if (d < limit) strip[src + lx] = sq[dst + d]!; }
+          for (let lx = 0; lx < b; lx++) {
+            const d = table[t + lx]!;
+            if (d >= limit) continue;
+            if (scatter) sq[dst + d] = strip[src + lx]!;
+            else strip[src + lx] = sq[dst + d]!;
+          }
         }
       }
     }

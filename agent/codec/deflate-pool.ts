@@ -46,7 +46,12 @@ function gather(job) {
       const d = plan.dst[bx];
       const tab = tables[plan.state[bx]];
       const x0 = bx * b;
-      for (let lx = 0; lx < b; lx++) row[x0 + lx] = sq[d + tab[t + lx]];
+      if (b % 4 === 0)
+        for (let lx = 0; lx < b; lx += 4) {
+          row[x0 + lx] = sq[d + tab[t + lx]]; row[x0 + lx + 1] = sq[d + tab[t + lx + 1]];
+          row[x0 + lx + 2] = sq[d + tab[t + lx + 2]]; row[x0 + lx + 3] = sq[d + tab[t + lx + 3]];
+        }
+      else for (let lx = 0; lx < b; lx++) row[x0 + lx] = sq[d + tab[t + lx]];
     }
     const o = (y - job.r0) * stride;
     raster[o] = 0;
