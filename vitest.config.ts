@@ -4,6 +4,13 @@ import { remoteFixtures, TEST_REMOTES } from "./worker/test/remotes.node.js";
 
 // Two projects in one run: the Worker inside real workerd (vitest-pool-workers, local R2),
 // and everything else (codec, agent, Worker<->agent over loopback HTTP) in Node.
+/**
+ * The slow system tests: a Debian system built with mmdebstrap and booted to multi-user.target
+ * from the Worker, and a 600 MiB container through the codec in bounded memory. They run in CI
+ * as their own step, so `npm test` stays a fast suite (~2 minutes on 2 cores).
+ */
+const SYSTEM_TESTS = ["test/e2e/debian.test.ts", "test/large-container.test.ts"];
+
 export default defineConfig({
   test: {
     // Three test files at once on the 2-core CI machine: most of the suite waits on child
@@ -38,7 +45,12 @@ export default defineConfig({
           environment: "node",
           testTimeout: 60_000,
           include: ["agent/**/*.test.ts", "shared/**/*.test.ts", "test/**/*.test.ts"],
+          exclude: SYSTEM_TESTS,
         },
+      },
+      {
+        // `npm run test:system` (CI runs it after `npm test`): minutes, not seconds, each.
+        test: { name: "system", environment: "node", testTimeout: 900_000, include: SYSTEM_TESTS },
       },
     ],
   },
