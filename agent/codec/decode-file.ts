@@ -269,5 +269,10 @@ export async function verifyContainerFile(input: string, opts: DecodeToFilesOpti
     const d = await decodeFile(input, { sidecar: false, maxGrid: opts.maxGrid ?? maxGridFromEnv() });
     return { ...d, metadataSource: d.metadataSource === "none" ? "embedded" : d.metadataSource, size: d.payload.length, regions: [], inMemory: true };
   }
-  return decodeToFiles(input, () => ({ regions: [], paths: [] }), opts.scratchDir ?? tmpdir(), { sidecar: false, ...opts });
+  return decodeToFiles(input, () => ({ regions: [], paths: [] }), opts.scratchDir ?? tmpdir(), { sidecar: false, ...opts }).catch(async (e) => {
+    if ((e as { code?: string }).code !== "E_UNSUPPORTED") throw e;
+    // Compressed or code-mode, found only after the image data: decoded in memory.
+    const d = await decodeFile(input, { sidecar: false, maxGrid: opts.maxGrid ?? maxGridFromEnv() });
+    return { ...d, metadataSource: d.metadataSource === "none" ? "embedded" : d.metadataSource, size: d.payload.length, regions: [], inMemory: true } as DecodedToFiles;
+  });
 }

@@ -1,13 +1,14 @@
 import { rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { listSegments } from "../../shared/container/bundle.js";
+import { extractSegment, listSegments } from "../../shared/container/bundle.js";
 import { fail } from "../../shared/errors.js";
 import type { Command } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
 import { decodeToFiles, extractPayloadToFile, type DecodedToFiles, type DecodeToFilesOptions } from "../codec/decode-file.js";
 import { decodeFile, fileError, writeFileAtomic } from "../codec/files.js";
 import { maxGridFromEnv } from "../codec/limits.js";
+import { NODE_CODEC } from "../codec/node-platform.js";
 
 /** One segment to `out` (a temp file renamed once data_hash and the segment's hashes matched). */
 async function extractSegmentToFile(file: string, out: string, name: string, opts: DecodeToFilesOptions): Promise<DecodedToFiles> {
@@ -23,7 +24,12 @@ async function extractSegmentToFile(file: string, out: string, name: string, opt
     },
     dirname(out),
     opts,
-  ).catch((e) => Promise.reject(fileError(e, `cannot write ${out}`)));
+  ).catch(async (e) => {
+    // Compressed or code-mode payloads, or metadata after the image data: decoded in memory.
+    if ((e as { code?: string }).code === "E_UNSUPPORTED") return undefined;
+    throw fileError(e, `cannot write ${out}`);
+  });
+  if (!d) return segmentInMemory(file, out, name, opts);
   try {
     await rename(tmp, out);
   } catch (e) {
@@ -31,6 +37,15 @@ async function extractSegmentToFile(file: string, out: string, name: string, opt
     throw fileError(e, `cannot write ${out}`);
   }
   return d;
+}
+
+async function segmentInMemory(file: string, out: string, name: string, opts: DecodeToFilesOptions): Promise<DecodedToFiles> {
+  const d = await decodeFile(file, { verify: opts.verify, sidecar: opts.sidecar, maxGrid: maxGridFromEnv() });
+  const segs = listSegments(d.metadata, d.payload.length);
+  const ref = segs.find((s) => s.name === name) ?? fail("E_NOT_FOUND", `no segment named ${name} (segments: ${segs.map((s) => s.name).join(", ") || "none"})`);
+  const bytes = opts.verify === false ? d.payload.subarray(ref.start, ref.start + ref.size) : await extractSegment(d.metadata, d.payload, ref, NODE_CODEC.sha256);
+  await writeFileAtomic(out, bytes);
+  return { ...d, metadataSource: d.metadataSource === "none" ? "embedded" : d.metadataSource, size: d.payload.length, regions: [{ name, path: out, size: bytes.length, sha256: "" }], inMemory: true };
 }
 
 /** --raw: no metadata, every byte of the grid (in memory, bounded by the grid limit). */
