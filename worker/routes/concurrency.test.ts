@@ -11,8 +11,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { CatalogEntry } from "../../shared/catalog";
-import { type Fixture, makeContainer, sha256Hex, bearer, call } from "../test/helpers";
-import { type Bindings, everyInterleaving, putContainer, send } from "../test/interleave";
+import { faultyBucket } from "../test/faulty-bucket";
+import { type Fixture, makeContainer, sha256Hex, bearer, call, errorCode } from "../test/helpers";
+import { type Bindings, everyInterleaving, expectNothingLeft, leftovers, putContainer, send } from "../test/interleave";
+import { expectCatalogIntact, expectIndexTruthful } from "../test/invariant";
 
 /** Creates a multipart upload for `declared` and sends `bytes` as its only part; returns the complete request. */
 async function preparedUpload(name: string, declared: Fixture, bytes: Uint8Array): Promise<(b: Bindings) => Promise<Response>> {
@@ -136,4 +138,124 @@ describe("interleavings (every hold point, both orders)", () => {
     });
     expect(runs).toBeGreaterThan(10);
   }, 120_000);
+});
+
+/**
+ * R2 answers that misreport (worker/test/faulty-bucket.ts): a compare-and-swap put that lands but
+ * is answered null (a write the binding retried), one lost 8 times, an R2 error mid-publish. No
+ * flow may release what it just installed, lose bytes, or leave its new generation behind.
+ */
+describe("R2 answers that misreport (regression)", () => {
+  const real = (): Bindings => ({ BUCKET: env.BUCKET, DB: env.DB });
+  const faulty = (pick: Parameters<typeof faultyBucket>[1]) => {
+    const f = faultyBucket(env.BUCKET, pick);
+    return { ...f, bindings: { BUCKET: f.bucket, DB: env.DB } as Bindings };
+  };
+  const thumb = () => makeContainer(16, { type: "x" }, 7).then((f) => f.bytes);
+
+  type Flow = { label: string; setup(name: string, v1: Fixture): Promise<void>; run(b: Bindings, name: string, v1: Fixture, v2: Fixture): Promise<Response>; status: number; gone?: boolean };
+  const publishOk = async (name: string, f: Fixture) => {
+    const res = await putContainer(real(), name, f);
+    expect([200, 201]).toContain(res.status);
+    await res.arrayBuffer();
+  };
+  const flows: Flow[] = [
+    { label: "first publish", setup: async () => {}, run: (b, name, v1) => putContainer(b, name, v1), status: 201 },
+    { label: "republish with new bytes", setup: publishOk, run: (b, name, _v1, v2) => putContainer(b, name, v2), status: 200 },
+    { label: "deduplicated publish", setup: (name, v1) => publishOk(`${name}-first`, v1), run: (b, name, v1) => putContainer(b, name, v1), status: 201 },
+    { label: "thumbnail", setup: publishOk, run: async (b, name) => send(b, `/api/v1/containers/${name}/thumbnail`, { method: "PUT", body: await thumb(), headers: bearer }), status: 201 },
+    { label: "delete", setup: publishOk, run: (b, name) => send(b, `/api/v1/containers/${name}`, { method: "DELETE", headers: bearer }), status: 200, gone: true },
+  ];
+
+  it.each(flows)("a pointer write that lands but is answered null: $label completes, keeps its bytes, leaks nothing", async (flow) => {
+    const name = `lie-${flow.label.replace(/\W+/g, "-")}`;
+    const [v1, v2] = [await fixture(`${name}-1`), await fixture(`${name}-2`)];
+    await flow.setup(name, v1);
+    const f = faulty(({ method, key, n }) => (method === "put" && key === `containers/${name}` && n === 0 ? { kind: "lands-null" } : undefined));
+    const res = await flow.run(f.bindings, name, v1, v2);
+    expect(f.calls).toContain(`put containers/${name}!`);
+    expect(res.status).toBe(flow.status);
+    await res.arrayBuffer();
+    const catalog = await expectCatalogIntact(name);
+    await expectIndexTruthful(name);
+    expect(catalog.some((e) => e.id === name)).toBe(!flow.gone);
+    if (flow.label === "thumbnail") expect((await call(`/api/v1/containers/${name}/thumbnail`)).status).toBe(200);
+    await expectNothingLeft({ names: [name, `${name}-first`], shas: [v1.sha256, v2.sha256] });
+  });
+
+  it.each(["upload", "dedupe"])("a pointer write that lands, is replaced at once by another republish and is answered null (%s): no bytes lost", async (path) => {
+    const name = `lie-replaced-${path}`;
+    const [v1, mine, theirs] = [await fixture(`${name}-1`), await fixture(`${name}-mine`), await fixture(`${name}-theirs`)];
+    await publishOk(name, v1);
+    if (path === "dedupe") await publishOk(`${name}-keep`, mine); // `mine` is live: this publish links to it
+    const f = faulty(({ method, key, n }) =>
+      method === "put" && key === `containers/${name}` && n === 0 ? { kind: "lands-null", after: () => publishOk(name, theirs) } : undefined,
+    );
+    const res = await putContainer(f.bindings, name, mine);
+    expect(f.calls).toContain(`put containers/${name}!`);
+    expect([200, 503]).toContain(res.status); // 503: its own new bytes were collected by the replacer; retry
+    await res.arrayBuffer();
+    const catalog = await expectCatalogIntact(name);
+    await expectIndexTruthful(name);
+    expect([mine.sha256, theirs.sha256]).toContain(catalog.find((e) => e.id === name)?.sha256);
+    await expectNothingLeft({ names: [name, `${name}-keep`], shas: [v1.sha256, mine.sha256, theirs.sha256] });
+  });
+
+  it("a thumbnail write that lands, is replaced at once by another thumbnail upload and is answered null: the pointer never names a deleted thumbnail", async () => {
+    const name = "lie-thumbs";
+    const v = await fixture(name);
+    await publishOk(name, v);
+    const [mine, theirs] = [(await makeContainer(16, { type: "x" }, 8)).bytes, (await makeContainer(20, { type: "x" }, 9)).bytes];
+    const putThumb = (b: Bindings, t: Uint8Array) => send(b, `/api/v1/containers/${name}/thumbnail`, { method: "PUT", body: t, headers: bearer });
+    const f = faulty(({ method, key, n }) =>
+      method === "put" && key === `containers/${name}` && n === 0
+        ? { kind: "lands-null", after: async () => expect((await putThumb(real(), theirs)).status).toBe(201) } // deletes ours
+        : undefined,
+    );
+    const res = await putThumb(f.bindings, mine);
+    expect(f.calls).toContain(`put containers/${name}!`);
+    expect(res.status).toBe(503); // ours may have been deleted by theirs: upload again
+    await res.arrayBuffer();
+    const got = await call(`/api/v1/containers/${name}/thumbnail`);
+    expect(got.status).toBe(200);
+    expect(await sha256Hex(await got.arrayBuffer())).toBe(await sha256Hex(theirs));
+    await expectIndexTruthful(name);
+    await expectNothingLeft({ names: [name], shas: [v.sha256] });
+  });
+
+  it.each(["its own new generation", "a generation that became live meanwhile"])("8 lost pointer writes (%s): 503 E_CONFLICT, nothing of the upload left", async (label) => {
+    const name = `lost-${label === "its own new generation" ? "own" : "live"}`;
+    const v = await fixture(name);
+    const other = label === "its own new generation" ? null : `${name}-other`;
+    const f = faulty(({ method, key }) => {
+      if (method === "put" && key === `containers/${name}`) return { kind: "lost" };
+      // the upload lands, then another name publishes the same bytes first: the publish links to theirs
+      if (other && method === "put" && key.startsWith(`blobs/sha256/${v.sha256}/`)) return { kind: "after", after: () => publishOk(other, v) };
+      return undefined;
+    });
+    const res = await putContainer(f.bindings, name, v);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(await errorCode(res)).toBe("E_CONFLICT");
+    expect(f.calls.filter((c) => c === `put containers/${name}!`).length).toBeGreaterThanOrEqual(8);
+    expect((await call(`/api/v1/containers/${name}`)).status).toBe(404);
+    // only what the other name holds remains: one generation and its one ref
+    const blobs = (await env.BUCKET.list({ prefix: `blobs/sha256/${v.sha256}/` })).objects;
+    const refs = (await env.BUCKET.list({ prefix: `refs/${v.sha256}/` })).objects;
+    expect([blobs.length, refs.length]).toEqual(other ? [1, 1] : [0, 0]);
+    await expectCatalogIntact(name);
+    await expectNothingLeft({ names: [name, ...(other ? [other] : [])], shas: [v.sha256] });
+  });
+
+  it("an R2 error right after the new generation's ref: 500, and its object and ref are gone", async () => {
+    const name = "r2-error";
+    const v = await fixture(name);
+    // the second register read: the first is the dedupe check, the second is publishObject's, after its ref
+    const f = faulty(({ method, key, n }) => (method === "head" && key === `verified/${v.sha256}` && n === 1 ? { kind: "throws" } : undefined));
+    const res = await putContainer(f.bindings, name, v);
+    expect(f.calls).toContain(`head verified/${v.sha256}!`);
+    expect(res.status).toBe(500);
+    expect(await errorCode(res)).toBe("E_INTERNAL");
+    expect(await leftovers({ names: [name], shas: [v.sha256] })).toEqual([]);
+  });
 });

@@ -5,6 +5,7 @@
  * written this way get a fresh random body, so every version has its own ETag. R2's `delete`
  * takes no condition, so CAS-managed objects are never deleted: they are put in a final state.
  */
+import { toHex } from "../../shared/bytes";
 import { httpFail } from "../errors";
 import { newId } from "./layout";
 
@@ -24,10 +25,19 @@ export async function readVersion(bucket: R2Bucket, key: string): Promise<Versio
   return { key, etag: obj?.etag ?? null, meta: obj?.customMetadata ?? null, uploaded: obj?.uploaded ?? null };
 }
 
-/** Writes `meta` over exactly the version read; null when another write came first. */
-export function swap(bucket: R2Bucket, v: Version, meta: Record<string, string>): Promise<R2Object | null> {
+/**
+ * Writes `meta` over exactly the version read, with `body` (fresh and random: every version its
+ * own ETag); null when another write came first, or, rarely, when a write that R2 retried did land
+ * (check with `etagOf(body)` on the next read).
+ */
+export function swap(bucket: R2Bucket, v: Version, meta: Record<string, string>, body: string = newId()): Promise<R2Object | null> {
   const onlyIf: R2Conditional = v.etag === null ? { etagDoesNotMatch: "*" } : { etagMatches: v.etag };
-  return bucket.put(v.key, newId(), { onlyIf, customMetadata: meta });
+  return bucket.put(v.key, body, { onlyIf, customMetadata: meta });
+}
+
+/** The ETag R2 gives a single-part object with this body: the MD5 of the body, in hex. */
+export async function etagOf(body: string): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest("MD5", new TextEncoder().encode(body))));
 }
 
 /** A key that must not exist yet (refs, new blobs): create-only put. */

@@ -17,7 +17,7 @@
  */
 import { getConfig } from "../config";
 import { deleteSignatureRows, type PointerWrite, writePointer } from "../db/write";
-import { CAS_ATTEMPTS, conflict, createOnly, readVersion, swap, type Version } from "./cas";
+import { CAS_ATTEMPTS, conflict, createOnly, etagOf, readVersion, swap, type Version } from "./cas";
 import { deleteSignatures } from "../trust/store";
 import { blobKey, isId, newId, pointerKey, PREFIX, refKey, refPrefix, registerKey, signaturePrefix, thumbnailKey } from "./layout";
 import { type ContainerRecord, decodeRecord, encodeRecord } from "./record";
@@ -150,27 +150,65 @@ export function seqOf(meta: Record<string, string> | null | undefined): number {
  * Compare-and-swap loop on a pointer: `next` maps the current pointer (null: none or tombstone)
  * and the version read to the new record, TOMBSTONE, or null to leave it alone ("stopped").
  * The version written gets seq + 1 and is mirrored into the index before anything is released.
+ *
+ * A put answered with null normally lost the race, but a write R2 retried may have landed all
+ * the same. So the next read first checks whether the pointer is the version this loop wrote (its
+ * ETag is the MD5 of the body sent): then the write is done (swapping again would make `before`
+ * this very version and release what it holds). Otherwise the write lost, or landed and was
+ * replaced at once; in the second case no one released the version it replaced, so that version
+ * is released here once the pointer has moved off its link (settleLost). `onLost` then runs
+ * before the retry (false ends the loop with "gone").
  */
 async function updatePointer(
   s: Storage,
   name: string,
   next: (cur: Pointer | null, v: Version) => ContainerRecord | typeof TOMBSTONE | null,
   thumbInline?: string | null,
-): Promise<Swapped | "stopped" | "conflict"> {
-  for (let i = 0; i < CAS_ATTEMPTS; i++) {
+  onLost?: (lostBefore: Pointer | null, cur: Pointer | null) => Promise<boolean>,
+): Promise<Swapped | "stopped" | "conflict" | "gone"> {
+  let sent: { etag: string; before: Pointer | null; record: ContainerRecord | null; seq: number } | null = null;
+  for (let i = 0; ; i++) {
     const v = await readVersion(s.bucket, pointerKey(name));
+    if (sent && v.etag === sent.etag) {
+      await indexPointer(s, { name, seq: sent.seq, pointerEtag: sent.etag, record: sent.record, ...(thumbInline !== undefined ? { thumbInline } : {}) });
+      return { before: sent.before, written: sent.record };
+    }
     const cur = pointerOf(name, v);
+    if (sent) {
+      await settleLost(s, name, sent.before, v, cur);
+      if (onLost && !(await onLost(sent.before, cur))) return "gone";
+    }
+    if (i >= CAS_ATTEMPTS) return "conflict";
     const want = next(cur, v);
     if (!want) return "stopped";
     const seq = seqOf(v.meta) + 1;
     const record = want === TOMBSTONE ? null : { ...(want as ContainerRecord), seq };
-    const written = await swap(s.bucket, v, record ? encodeRecord(record) : { ...TOMBSTONE, seq: String(seq) });
+    const body = newId();
+    const written = await swap(s.bucket, v, record ? encodeRecord(record) : { ...TOMBSTONE, seq: String(seq) }, body);
     if (written) {
       await indexPointer(s, { name, seq, pointerEtag: written.etag, record, ...(thumbInline !== undefined ? { thumbInline } : {}) });
       return { before: cur, written: record };
     }
+    sent = { etag: await etagOf(body), before: cur, record, seq };
   }
-  return "conflict";
+}
+
+/**
+ * After a write answered with null that was not found in place: `lost` (the version it was to
+ * replace) was replaced either by another writer, who released it, or by that write, which
+ * landed and was replaced at once, and then no one released it. When the pointer (`v`) no longer
+ * uses lost's link, nothing ever will again (only thumbnail writes carry a link over, from the
+ * current version): its ref is deleted and its generation collected, and its thumbnail when the
+ * pointer no longer names it either; a second release of an already released version is
+ * harmless. Before that, `v` is mirrored into the index (seq-guarded like every index write), so
+ * the index has moved off lost's generation before it can be collected.
+ */
+async function settleLost(s: Storage, name: string, lost: Pointer | null, v: Version, cur: Pointer | null): Promise<void> {
+  if (!lost || cur?.link === lost.link) return;
+  const tombstone = v.meta?.state === TOMBSTONE.state;
+  if (!cur && !tombstone) return; // not a layout-2 version (a layout-1 pointer): leave it all
+  if (v.etag) await indexPointer(s, { name, seq: seqOf(v.meta), pointerEtag: v.etag, record: cur ? cur.record : null });
+  await release(s, lost, cur?.record.thumb === lost.record.thumb);
 }
 
 // ---- refs and collection ----
@@ -232,44 +270,73 @@ async function release(s: Storage, old: Pointer, keepThumb: boolean): Promise<vo
 
 // ---- linking names ----
 
-/** Swaps `name`'s pointer to `target` under `link` (whose ref exists) and releases the old version. */
-async function installPointer(s: Storage, name: string, target: BlobRef, record: ContainerRecord, link: string, expect?: ExpectPointer): Promise<Linked> {
+/** Cleanup that must not hide the error that caused it: a failure is logged (a leak at worst). */
+async function cleanup(what: string, p: Promise<void>): Promise<void> {
+  await p.catch((e) => console.error(`cleanup: ${what} failed; left for the collector of a later request`, e));
+}
+
+/**
+ * Swaps `name`'s pointer to `target` under `link` (whose ref exists) and releases the old version.
+ * Owns `link` from the call: on any failure its ref is dropped (and the generation collected).
+ * "detached" when the generation stopped being live while a retry re-checked it.
+ *
+ * A put R2 answers with null may have landed and been replaced at once; whoever replaced it then
+ * ends its link (deletes the ref). So every retry goes on under a fresh link whose ref exists
+ * before the generation is seen live again (the linker's rule), never under an ended one.
+ */
+async function installPointer(s: Storage, name: string, target: BlobRef, record: ContainerRecord, link: string, expect?: ExpectPointer): Promise<Linked | "detached"> {
   const published_at = expect?.publishedAt ?? new Date().toISOString();
-  const r = await updatePointer(
-    s,
-    name,
-    (cur, v) => (expect && v.etag !== expect.etag ? null : { ...record, name, published_at, gen: target.gen, blob_etag: target.blobEtag, link, thumb: expect ? expect.thumb : cur?.record.thumb, head: undefined, life: undefined }),
-    expect?.thumbInline,
-  );
-  if (r === "conflict" || r === "stopped") {
-    await dropRef(s, target, link);
+  const links = [link]; // every link tried; the last one is current
+  const current = () => links[links.length - 1]!;
+  let r: Swapped | "stopped" | "conflict" | "gone";
+  try {
+    r = await updatePointer(
+      s,
+      name,
+      (cur, v) => (expect && v.etag !== expect.etag ? null : { ...record, name, published_at, gen: target.gen, blob_etag: target.blobEtag, link: current(), thumb: expect ? expect.thumb : cur?.record.thumb, head: undefined, life: undefined }),
+      expect?.thumbInline,
+      async (): Promise<boolean> => {
+        const fresh = newId();
+        links.push(fresh);
+        await addRef(s.bucket, target, fresh, name);
+        return (await readRegister(s.bucket, target.sha256)).live?.gen === target.gen;
+      },
+    );
+  } catch (e) {
+    await cleanup(`links of ${name}`, dropRefs(s, target, links));
+    throw e;
+  }
+  if (typeof r === "string") {
+    await dropRefs(s, target, links);
     if (r === "stopped") return { record, created: false, skipped: true };
+    if (r === "gone") return "detached";
     conflict(`container ${name}`);
   }
+  // links tried before the current one: never installed, or installed and already ended
+  if (links.length > 1) await s.bucket.delete(links.slice(0, -1).map((l) => refKey(target.sha256, target.gen, l)));
   if (r.before) await release(s, r.before, true);
   return { record: r.written!, created: !r.before };
+}
+
+/** Ends several links of one generation: deletes their refs, then collects it once. */
+async function dropRefs(s: Storage, t: BlobRef, links: string[]): Promise<void> {
+  await s.bucket.delete(links.map((l) => refKey(t.sha256, t.gen, l)));
+  await collect(s, t);
 }
 
 /** Links `name` to a live generation; "detached" (and nothing changed) when it is live no more. */
 async function linkTo(s: Storage, name: string, target: BlobRef, record: ContainerRecord, before?: BeforeInstall, expect?: ExpectPointer): Promise<Linked | "detached"> {
   const link = newId();
-  await addRef(s.bucket, target, link, name);
-  // A collector detaches before its last ref check: seen live now, our ref stops it.
-  if ((await readRegister(s.bucket, target.sha256)).live?.gen !== target.gen) {
-    await dropRef(s, target, link);
-    return "detached";
-  }
-  await runBefore(s, target, link, before);
-  return installPointer(s, name, target, record, link, expect);
-}
-
-async function runBefore(s: Storage, target: BlobRef, link: string, before?: BeforeInstall): Promise<void> {
-  if (!before) return;
+  let owned = true; // our ref, to drop unless installPointer took it over
   try {
-    await before(target);
-  } catch (e) {
-    await dropRef(s, target, link);
-    throw e;
+    await addRef(s.bucket, target, link, name);
+    // A collector detaches before its last ref check: seen live now, our ref stops it.
+    if ((await readRegister(s.bucket, target.sha256)).live?.gen !== target.gen) return "detached";
+    if (before) await before(target);
+    owned = false;
+    return await installPointer(s, name, target, record, link, expect);
+  } finally {
+    if (owned) await cleanup(`link ${link} of ${name}`, dropRef(s, target, link));
   }
 }
 
@@ -291,39 +358,41 @@ export async function linkExisting(s: Storage, name: string, sha: string, size: 
 /**
  * Publishes a freshly stored and verified object (a new generation no one else knows): makes it
  * the live generation, or links to the one that became live first and drops it; then points
- * `name` at the result.
+ * `name` at the result. Whatever happens (a lost race, a failed signature write, an R2 error),
+ * the new generation's own ref is dropped unless the pointer names it, and the object is collected
+ * once nothing links it.
  */
 export async function publishObject(s: Storage, name: string, target: BlobRef, record: ContainerRecord, before?: BeforeInstall, expect?: ExpectPointer): Promise<Linked> {
   const link = newId();
-  await addRef(s.bucket, target, link, name); // from here on no collector deletes it
-  for (let i = 0; i < CAS_ATTEMPTS; i++) {
-    const reg = await readRegister(s.bucket, target.sha256);
-    if (reg.live) {
-      let linked: Linked | "detached";
-      try {
-        linked = await linkTo(s, name, reg.live, record, before, expect);
-      } catch (e) {
-        await dropRef(s, target, link);
-        throw e;
+  let owned = true; // our ref, to drop unless installPointer took it over
+  try {
+    await addRef(s.bucket, target, link, name); // from here on no collector deletes it
+    for (let i = 0; i < CAS_ATTEMPTS; i++) {
+      const reg = await readRegister(s.bucket, target.sha256);
+      if (reg.live) {
+        const linked = await linkTo(s, name, reg.live, record, before, expect);
+        if (linked === "detached") continue;
+        return linked; // ours was never live: dropping our ref deletes our copy
       }
-      if (linked === "detached") continue;
-      await dropRef(s, target, link); // never live, so this deletes our copy
-      return linked;
+      if (await swap(s.bucket, reg.version, encodeRecord({ ...record, gen: target.gen, blob_etag: target.blobEtag, life: reg.life + 1 }))) {
+        if (before) await before({ ...target, life: reg.life + 1 });
+        owned = false;
+        const linked = await installPointer(s, name, target, record, link, expect);
+        if (linked === "detached") conflict(`container ${name}`); // our generation was collected meanwhile: retry the upload
+        return linked;
+      }
     }
-    if (await swap(s.bucket, reg.version, encodeRecord({ ...record, gen: target.gen, blob_etag: target.blobEtag, life: reg.life + 1 }))) {
-      await runBefore(s, { ...target, life: reg.life + 1 }, link, before);
-      return installPointer(s, name, target, record, link, expect);
-    }
+    return conflict(`blob ${target.sha256}`);
+  } finally {
+    if (owned) await cleanup(`new generation ${target.gen} of ${name}`, dropRef(s, target, link));
   }
-  await dropRef(s, target, link);
-  conflict(`blob ${target.sha256}`);
 }
 
 /** Removes a catalog entry (pointer → tombstone), then its thumbnail, ref and unused blob. Null when absent. */
 export async function unlinkName(s: Storage, name: string): Promise<ContainerRecord | null> {
   const r = await updatePointer(s, name, (cur) => (cur ? TOMBSTONE : null));
-  if (r === "stopped") return null;
   if (r === "conflict") conflict(`container ${name}`);
+  if (typeof r === "string") return null; // stopped: no live pointer
   await release(s, r.before!, false);
   return r.before!.record;
 }
@@ -333,10 +402,18 @@ export async function unlinkName(s: Storage, name: string): Promise<ContainerRec
  * index (base64 ≤ 32 KiB, or null); false when the name is gone.
  */
 export async function setThumbnail(s: Storage, name: string, tid: string, inline: string | null): Promise<boolean> {
-  const r = await updatePointer(s, name, (cur) => (cur ? { ...cur.record, thumb: tid } : null), inline);
-  if (r === "stopped" || r === "conflict") {
+  const r = await updatePointer(
+    s,
+    name,
+    (cur) => (cur ? { ...cur.record, thumb: tid } : null),
+    inline,
+    // Another thumbnail came in between: ours may have been installed and deleted by it, so
+    // naming it again could name a deleted object. Give up (503, the client uploads again).
+    async (lost, cur) => !cur || cur.record.thumb === lost?.record.thumb || cur.record.thumb === tid,
+  );
+  if (typeof r === "string") {
     await s.bucket.delete(thumbnailKey(name, tid));
-    if (r === "conflict") conflict(`container ${name}`);
+    if (r === "conflict" || r === "gone") conflict(`container ${name}`);
     return false;
   }
   const old = r.before!.record.thumb;

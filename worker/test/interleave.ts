@@ -55,14 +55,24 @@ export interface Race {
   check?(): Promise<void>;
 }
 
-/** Objects that still belong to a run's blobs and names once all its names are deleted (must be none). */
-async function leftovers(race: Race): Promise<string[]> {
+/** Objects that still belong to these blobs and names (once all the names are deleted: must be none). */
+export async function leftovers(race: Pick<Race, "names" | "shas">): Promise<string[]> {
   const keys: string[] = [];
   const prefixes = [...race.shas.flatMap((s) => [`blobs/sha256/${s}/`, `refs/${s}/`, `signatures/${s}/`]), ...race.names.map((n) => `thumbnails/${n}/`)];
   for (const prefix of prefixes) {
     keys.push(...(await env.BUCKET.list({ prefix })).objects.map((o) => o.key));
   }
   return keys;
+}
+
+/** Deletes every name of a run (200 or 404) and expects nothing of its blobs, refs, thumbnails or signatures left. */
+export async function expectNothingLeft(race: Pick<Race, "names" | "shas">): Promise<void> {
+  for (const name of race.names) {
+    const del = await call(`/api/v1/containers/${name}`, { method: "DELETE", headers: bearer });
+    expect([200, 404]).toContain(del.status);
+    await del.arrayBuffer();
+  }
+  expect(await leftovers(race)).toEqual([]);
 }
 
 /** Runs `make`'s race at every hold point in both orders; returns how many runs it made. */
@@ -86,12 +96,7 @@ export async function everyInterleaving(prefix: string, make: (name: string, run
       await expectIndexTruthful(prefix);
       await race.check?.();
       await (swapped ? race.after(otherRes, heldRes, catalog) : race.after(heldRes, otherRes, catalog));
-      for (const name of race.names) {
-        const del = await call(`/api/v1/containers/${name}`, { method: "DELETE", headers: bearer });
-        expect([200, 404]).toContain(del.status);
-        await del.arrayBuffer();
-      }
-      expect(await leftovers(race)).toEqual([]);
+      await expectNothingLeft(race);
       runs++;
       if (stopped === null) break; // the held request finished before its k-th call: every point tried
     }
