@@ -12,6 +12,10 @@
  *                       `maxMigrations` per step); rows of the range with no pointer in R2 (checked
  *                       once more by name) are dropped, only if still the version that was seen.
  *   phase "signatures"  signatures/<hex>/<keyid>: summaries written or dropped the same way.
+ *   phase "uploads"     uploads/<hex>/<gen>/signature: envelopes of multipart uploads never
+ *                       completed or aborted are deleted once older than PENDING_MAX_AGE_MS (R2
+ *                       expires incomplete multipart uploads 7 days after they start, by default,
+ *                       so such an upload cannot complete any more).
  * Each step's index writes are one D1 batch. Storage calls per step are bounded by maxKeys.
  */
 import { toBase64 } from "../../shared/bytes";
@@ -24,7 +28,7 @@ import { pointerRecord, seqOf, type Storage } from "../storage/store";
 import { legacyRecord, migrateLegacy, type MigrateOutcome } from "./migrate";
 
 export interface ReindexState {
-  phase: "pointers" | "signatures" | "done";
+  phase: "pointers" | "signatures" | "uploads" | "done";
   /** Last R2 key handled in this phase (exclusive start of the next step), or null from the start. */
   after: string | null;
 }
@@ -41,12 +45,24 @@ export interface ReindexStats {
   migrationProblems: { name: string; outcome: MigrateOutcome }[];
   signatures: number;
   signaturesRemoved: number;
+  /** Envelopes of abandoned multipart uploads deleted. */
+  pendingSwept: number;
 }
 
 export interface StepOptions {
   maxKeys?: number;
   maxMigrations?: number;
+  /** The time the step runs at (ms since the epoch; default: now): what "older than" is measured from. */
+  now?: number;
 }
+
+/**
+ * Age past which a multipart upload's pending envelope is swept: R2's default lifecycle rule
+ * expires incomplete multipart uploads 7 days after initiation (within about a day), so past 8
+ * days the upload can no longer be completed and its envelope is garbage.
+ */
+export const PENDING_MAX_AGE_MS = 8 * 24 * 3600 * 1000;
+const PENDING_KEY_RE = /^uploads\/[0-9a-f]{64}\/[0-9a-f]{32}\/signature$/;
 
 export const START: ReindexState = { phase: "pointers", after: null };
 
@@ -62,6 +78,7 @@ const emptyStats = (): ReindexStats => ({
   migrationProblems: [],
   signatures: 0,
   signaturesRemoved: 0,
+  pendingSwept: 0,
 });
 
 interface RowState extends Record<string, unknown> {
@@ -195,15 +212,26 @@ async function signatureStep(s: Storage, state: ReindexState, o: Required<StepOp
     stats.signaturesRemoved++;
   }
   if (writes.length) await s.db.batch([...writes, s.db.prepare(BUMP_VERSION)]);
-  return to !== null ? { phase: "signatures", after: page.objects[page.objects.length - 1]!.key } : { phase: "done", after: null };
+  return to !== null ? { phase: "signatures", after: page.objects[page.objects.length - 1]!.key } : { phase: "uploads", after: null };
+}
+
+async function uploadsStep(s: Storage, state: ReindexState, o: Required<StepOptions>, stats: ReindexStats): Promise<ReindexState> {
+  const page = await s.bucket.list({ prefix: PREFIX.uploads, limit: o.maxKeys, ...(state.after ? { startAfter: state.after } : {}) });
+  stats.listed += page.objects.length;
+  const stale = page.objects.filter((obj) => PENDING_KEY_RE.test(obj.key) && o.now - obj.uploaded.getTime() > PENDING_MAX_AGE_MS).map((obj) => obj.key);
+  if (stale.length) await s.bucket.delete(stale);
+  stats.pendingSwept += stale.length;
+  const last = page.objects[page.objects.length - 1];
+  return page.truncated && last ? { phase: "uploads", after: last.key } : { phase: "done", after: null };
 }
 
 /** One bounded step from `state`; returns the next state ("done" at the end) and what it did. */
 export async function reindexStep(s: Storage, state: ReindexState, opts: StepOptions = {}): Promise<{ state: ReindexState; stats: ReindexStats }> {
-  const o = { maxKeys: Math.max(1, opts.maxKeys ?? 200), maxMigrations: Math.max(1, opts.maxMigrations ?? 4) };
+  const o = { maxKeys: Math.max(1, opts.maxKeys ?? 200), maxMigrations: Math.max(1, opts.maxMigrations ?? 4), now: opts.now ?? Date.now() };
   const stats = emptyStats();
   if (state.phase === "done") return { state, stats };
-  const next = state.phase === "pointers" ? await pointerStep(s, state, o, stats) : await signatureStep(s, state, o, stats);
+  const step = { pointers: pointerStep, signatures: signatureStep, uploads: uploadsStep }[state.phase];
+  const next = await step(s, state, o, stats);
   return { state: next, stats };
 }
 
@@ -212,7 +240,7 @@ const STATE_KEY = "reindex";
 export function parseState(text: unknown): ReindexState {
   try {
     const v = typeof text === "string" ? (JSON.parse(text) as ReindexState) : null;
-    if (v && (v.phase === "pointers" || v.phase === "signatures" || v.phase === "done") && (v.after === null || (typeof v.after === "string" && v.after.length < 1200))) return v;
+    if (v && (v.phase === "pointers" || v.phase === "signatures" || v.phase === "uploads" || v.phase === "done") && (v.after === null || (typeof v.after === "string" && v.after.length < 1200))) return v;
   } catch {
     // start over
   }

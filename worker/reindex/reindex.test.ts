@@ -9,6 +9,9 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CatalogEntry, CatalogResponse } from "../../shared/catalog";
 import worker from "../index";
+import { cronReindex, PENDING_MAX_AGE_MS } from "./index";
+import { storageOf } from "../storage/store";
+import { faultyBucket } from "../test/faulty-bucket";
 import { encodeRecord, type ContainerRecord } from "../storage/record";
 import { allKeys, bearer, call, type Fixture, makeContainer, publish, sha256Hex } from "../test/helpers";
 import { expectIndexTruthful } from "../test/invariant";
@@ -143,5 +146,53 @@ describe("repairing the index", () => {
     expect(JSON.stringify(await catalog("?q=rep"))).toBe(truth);
     const saved = await env.DB.prepare("SELECT text FROM meta WHERE key = 'reindex'").first<string>("text");
     expect(JSON.parse(saved!)).toEqual({ phase: "done", after: null });
+  });
+});
+
+describe("sweeping abandoned multipart uploads", () => {
+  /** A signed multipart create: leaves `uploads/<hex>/<gen>/signature` until complete or abort. */
+  async function signedCreate(name: string, f: Fixture): Promise<string> {
+    const k = await newKey();
+    const res = await call(`/api/v1/containers/${name}/uploads`, {
+      method: "POST",
+      body: f.bytes.slice(0, 4096),
+      headers: { ...bearer, "x-pixelrts-sha256": f.sha256, "x-pixelrts-size": String(f.bytes.length), ...signatureHeader(await envelope(k, { name, sha256: f.sha256, size: f.bytes.length })) },
+    });
+    expect(res.status).toBe(201);
+    const { upload_id } = await res.json<{ upload_id: string }>();
+    return upload_id;
+  }
+  const pending = async (f: Fixture) => (await env.BUCKET.list({ prefix: `uploads/${f.sha256}/` })).objects;
+
+  it("the cron deletes the envelope of an upload never completed or aborted once it is older than 8 days, not before", async () => {
+    const f = await makeContainer(700, { type: "kernel", name: "abandoned" }, 321);
+    await signedCreate("abandoned", f);
+    const [obj] = await pending(f);
+    expect(obj?.key).toMatch(/^uploads\/[0-9a-f]{64}\/[0-9a-f]{32}\/signature$/);
+    const at = (ms: number) => cronReindex(storageOf(env), 10, { now: obj!.uploaded.getTime() + ms });
+    const swept = (r: Awaited<ReturnType<typeof cronReindex>>) => r.stats.reduce((n, st) => n + st.pendingSwept, 0);
+
+    const young = await at(PENDING_MAX_AGE_MS - 60_000);
+    expect(young.state.phase).toBe("done"); // the cycle went through the uploads phase
+    expect(swept(young)).toBe(0);
+    expect(await pending(f)).toHaveLength(1);
+
+    const old = await at(PENDING_MAX_AGE_MS + 60_000);
+    expect(swept(old)).toBe(1);
+    expect(await pending(f)).toEqual([]);
+  });
+
+  it("a complete that fails after R2 completed the upload (8 lost pointer writes) leaves no envelope behind", async () => {
+    const f = await makeContainer(800, { type: "kernel", name: "lostcomplete" }, 322);
+    const uploadId = await signedCreate("lostcomplete", f);
+    const part = await call(`/api/v1/containers/lostcomplete/uploads/${uploadId}/parts/1`, { method: "PUT", body: f.bytes, headers: { ...bearer, "content-length": String(f.bytes.length) } });
+    expect(part.status).toBe(200);
+    const parts = [await part.json<{ part_number: number; etag: string }>()];
+    const lossy = faultyBucket(env.BUCKET, ({ method, key }) => (method === "put" && key === "containers/lostcomplete" ? { kind: "lost" } : undefined));
+    const res = await call(`/api/v1/containers/lostcomplete/uploads/${uploadId}/complete`, { method: "POST", body: JSON.stringify({ parts }), headers: bearer }, lossy.bucket);
+    expect(res.status).toBe(503);
+    await res.arrayBuffer();
+    expect(await pending(f)).toEqual([]);
+    expect((await env.BUCKET.list({ prefix: `blobs/sha256/${f.sha256}/` })).objects).toEqual([]); // and the upload's object is collected
   });
 });

@@ -221,17 +221,20 @@ multipartRoutes.post("/api/v1/containers/:name/uploads/:upload/complete", requir
   } catch (e) {
     httpFail("E_BAD_UPLOAD", `upload not completed: ${(e as Error).message}`);
   }
-  let record: ContainerRecord;
+  // The upload is complete: its pending envelope (read above) is needed no more, whatever follows.
   try {
-    record = await verifyUpload(bucket, obj, upload.sha);
-    if (signed && record.size !== signed.validated.statement.size) httpFail("E_SIGNATURE_MISMATCH", "the envelope sent at create signs another size than the uploaded file");
-  } catch (e) {
-    await bucket.delete(obj.key); // this upload's own generation key: no one else writes or links it
-    await deletePendingSignature(bucket, upload.sha, upload.gen);
-    throw e;
+    let record: ContainerRecord;
+    try {
+      record = await verifyUpload(bucket, obj, upload.sha);
+      if (signed && record.size !== signed.validated.statement.size) httpFail("E_SIGNATURE_MISMATCH", "the envelope sent at create signs another size than the uploaded file");
+    } catch (e) {
+      await bucket.delete(obj.key); // this upload's own generation key: no one else writes or links it
+      throw e;
+    }
+    const published = await publishObject(store, name, { sha256: upload.sha, gen: upload.gen, blobEtag: obj.httpEtag }, record, before);
+    const { entry, status } = await entryResponse(c.env, origin, name, published, false);
+    return c.json(entry, status);
+  } finally {
+    await deletePendingSignature(bucket, upload.sha, upload.gen).catch((e) => console.error(`upload ${upload.gen}: pending envelope not deleted (the cron sweeps it)`, e));
   }
-  const published = await publishObject(store, name, { sha256: upload.sha, gen: upload.gen, blobEtag: obj.httpEtag }, record, before);
-  await deletePendingSignature(bucket, upload.sha, upload.gen);
-  const { entry, status } = await entryResponse(c.env, origin, name, published, false);
-  return c.json(entry, status);
 });
