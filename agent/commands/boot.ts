@@ -8,8 +8,8 @@ import { unpackForBoot } from "../boot/unpack.js";
 import { ColdUnpack, settleFetched } from "../boot/cold-unpack.js";
 import type { Command, CommandContext } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
-import { hashFile } from "../cache/index.js";
 import { ensureCached } from "../pull/index.js";
+import { ensureVerified } from "../pull/verified.js";
 import { checkFileSignature } from "../trust/file.js";
 import type { TrustReport } from "../trust/policy.js";
 import { CACHE_DIR_OPTION, outputPath, reporterFor, secondsFlag, withAgent } from "./common.js";
@@ -90,19 +90,13 @@ export const bootCommand: Command = {
               throw e;
             })
             .finally(() => report.close());
-        let got = await fetchIt();
         // A copy taken from the cache is checked again when read (a just-downloaded one was hashed
-        // while streaming): a copy damaged on disk is dropped and fetched anew.
-        // A cached copy whose verification stamp still matches is not re-read (--verify re-hashes).
-        const actual = await settleFetched(agent.paths.cacheDir, got, cold, Boolean(ctx.values.verify));
-        if (actual !== got.sha256) {
-          await got.release();
-          await agent.cache.remove(got.sha256);
-          ctx.err(`warning: the cached copy of ${safeText(ref)} is damaged (sha256 ${actual}, expected ${got.sha256}); removed it, fetching it again`);
-          got = await fetchIt();
-          const again = (await hashFile(got.path)).hex;
-          if (again !== got.sha256) fail("E_HASH_MISMATCH", `Hash mismatch: expected ${got.sha256}, got ${again}`, { expected: got.sha256, actual: again });
-        }
+        // while streaming): by its verification stamp when that still matches (--verify re-hashes);
+        // a copy damaged on disk is dropped and fetched anew.
+        const got = await ensureVerified(agent, ref, fetchIt, {
+          settle: (g) => settleFetched(agent.paths.cacheDir, g, cold, Boolean(ctx.values.verify)),
+          onDamaged: (message) => ctx.err(`warning: ${safeText(message)}`),
+        });
         if (got.note) report({ event: "note", ref, message: got.note });
         release = got.release;
         pngPath = got.path;

@@ -8,11 +8,11 @@
  * damaged on disk is removed and fetched anew.
  */
 import { randomBytes } from "node:crypto";
-import { fail, isPixelRtsError } from "../../shared/errors.js";
-import { hashFile } from "../cache/index.js";
+import { isPixelRtsError } from "../../shared/errors.js";
 import type { AgentContext } from "../context.js";
 import { createReporter } from "../progress/index.js";
 import type { PullEvent } from "../progress/events.js";
+import { ensureVerified } from "../pull/verified.js";
 import { ensureCached, type EnsureResult } from "../pull/index.js";
 import type { CatalogView, Item } from "./catalog-view.js";
 import type { EventBus } from "./events.js";
@@ -120,23 +120,10 @@ export class PullManager {
     return { info: { ...info }, done };
   }
 
-  /** ensureCached, then the re-hash of a copy that came from the cache (once re-fetched when damaged). */
-  private async fetchVerified(ref: string, server: string | undefined, emit: (e: PullEvent) => void, opts: { signal?: AbortSignal; hold?: boolean }): Promise<EnsureResult> {
+  /** ensureCached, then the check of a copy that came from the cache (once re-fetched when damaged): as `boot` does. */
+  private fetchVerified(ref: string, server: string | undefined, emit: (e: PullEvent) => void, opts: { signal?: AbortSignal; hold?: boolean }): Promise<EnsureResult> {
     const get = () => ensureCached(this.agent, ref, { ...(server ? { server } : {}), emit, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.hold ? { hold: true } : {}) });
-    let got = await get();
-    if (!got.fromCache) return got;
-    const actual = (await hashFile(got.path)).hex;
-    if (actual === got.sha256) return got;
-    await got.release();
-    await this.agent.cache.remove(got.sha256);
-    emit({ event: "note", ref, message: `the cached copy is damaged (sha256 ${actual}, expected ${got.sha256}); removed it, fetching it again` });
-    got = await get();
-    const again = (await hashFile(got.path)).hex;
-    if (again !== got.sha256) {
-      await got.release();
-      fail("E_HASH_MISMATCH", `Hash mismatch: expected ${got.sha256}, got ${again}`, { expected: got.sha256, actual: again });
-    }
-    return got;
+    return ensureVerified(this.agent, ref, get, { onDamaged: (message) => emit({ event: "note", ref, message }) });
   }
 
   private forgetOld(): void {
