@@ -234,6 +234,38 @@ describe("pixelrts pull", () => {
   });
 });
 
+describe("everyday verbs take catalog refs", () => {
+  it("pull -o keeps a copy; inspect and extract take an id; cache rm removes one item", async () => {
+    // a real container this time (the fault server's usual body is only PNG-shaped)
+    await writeFile(join(dir, "payload.in"), Buffer.alloc(70_000, 9));
+    expect((await cli(["pack", join(dir, "payload.in"), "-o", join(dir, "real.rts.png"), "--type", "kernel"])).code).toBe(0);
+    const body = await readFile(join(dir, "real.rts.png"));
+    const sha = createHash("sha256").update(body).digest("hex");
+    srv = await startFaultServer({ body, id: "real" });
+    expect((await cli(["servers", "add", srv.url, "--name", "local", "--no-check"])).code).toBe(0);
+    const copy = join(dir, "copy.rts.png");
+    const bad = await cli(["pull", "real", "-o", join(dir, "no-such-dir", "x.rts.png")]);
+    expect(bad.code).toBe(2); // checked before anything is fetched
+    expect(srv.containerRequests()).toEqual([]);
+    expect((await cli(["pull", "real", "-o", copy])).code).toBe(0);
+    expect(createHash("sha256").update(await readFile(copy)).digest("hex")).toBe(sha);
+    const info = await cli(["inspect", "real", "--json"]);
+    expect(info.code, info.stderr).toBe(0);
+    const payloadSha = createHash("sha256").update(Buffer.alloc(70_000, 9)).digest("hex");
+    expect(JSON.parse(info.stdout)).toMatchObject({ file_sha256: sha, payload_sha256: payloadSha, hash_status: "verified" });
+    const human = await cli(["inspect", sha.slice(0, 10)]);
+    expect(human.stdout).toMatch(new RegExp(`^file sha256 +${sha}$`, "m"));
+    expect(human.stdout).toMatch(new RegExp(`^payload sha256 +${payloadSha}$`, "m"));
+    const out = join(dir, "payload.out");
+    const x = await cli(["extract", "real", "-o", out, "--json"]);
+    expect(x.code, x.stderr).toBe(0);
+    expect(JSON.parse(x.stdout)).toMatchObject({ integrity: "verified", payload_sha256: payloadSha });
+    expect(createHash("sha256").update(await readFile(out)).digest("hex")).toBe(payloadSha);
+    expect((await cli(["cache", "rm", "real"])).stdout).toMatch(/^removed [0-9a-f]{12} /);
+    expect(JSON.parse((await cli(["cache", "ls", "--json"])).stdout).entries).toEqual([]);
+  });
+});
+
 describe("pixelrts cache", () => {
   it("ls, pin/unpin, verify (exit 3 after removing a corrupt item), clear needs --yes when piped", async () => {
     await serve();

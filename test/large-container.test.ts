@@ -99,7 +99,7 @@ describe.runIf(enoughDisk)("a 600 MiB payload in a 16384x16384 container, in bou
     const back = join(work, "back.bin");
     const r = await cliWithRss("extract", out, "-o", back, "--json");
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ bytes: SIZE, integrity: "verified", sha256: digest });
+    expect(JSON.parse(r.stdout)).toMatchObject({ bytes: SIZE, integrity: "verified", payload_sha256: digest });
     expect(r.maxRss).toBeLessThan(DECODE_RSS_MAX);
     expect(await sha256File(back)).toBe(digest);
     rmSync(back);

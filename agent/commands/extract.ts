@@ -3,12 +3,13 @@ import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { extractSegment, listSegments } from "../../shared/container/bundle.js";
 import { fail } from "../../shared/errors.js";
-import type { Command } from "../cli/command.js";
+import type { Command, CommandContext } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
 import { decodeToFiles, extractPayloadToFile, type DecodedToFiles, type DecodeToFilesOptions } from "../codec/decode-file.js";
 import { decodeFile, fileError, writeFileAtomic } from "../codec/files.js";
 import { maxGridFromEnv } from "../codec/limits.js";
 import { NODE_CODEC } from "../codec/node-platform.js";
+import { CACHE_DIR_OPTION, containerSource, outputPath, withAgent } from "./common.js";
 
 /** One segment to `out` (a temp file renamed once data_hash and the segment's hashes matched). */
 async function extractSegmentToFile(file: string, out: string, name: string, opts: DecodeToFilesOptions): Promise<DecodedToFiles> {
@@ -58,7 +59,7 @@ async function rawExtract(file: string, out: string, sidecar: string | false | u
 export const extractCommand: Command = {
   name: "extract",
   summary: "Write a container's payload (or one segment) to a file, hash-checked",
-  args: [{ name: "<FILE>", description: "a .rts.png file" }],
+  args: [{ name: "<REF>", description: "a .rts.png file, or a catalog id or name, sha256:HEX (or 8+ digits of it) or URL: the cached copy, pulled if needed" }],
   options: {
     output: { type: "string", short: "o", value: "OUT", description: "where to write the bytes (required; its directory must exist)" },
     segment: { type: "string", value: "NAME", description: "only this segment of a boot bundle (kernel, initrd, disk, ...), checked against its own hash" },
@@ -66,22 +67,28 @@ export const extractCommand: Command = {
     sidecar: { type: "string", value: "META.json", description: "read the metadata from this sidecar file" },
     "no-sidecar": { type: "boolean", description: "ignore any sidecar file" },
     raw: { type: "boolean", description: "no metadata: write every byte of the grid in curve order" },
+    ...CACHE_DIR_OPTION,
   },
-  examples: ["pixelrts extract demo.rts.png -o payload.bin", "pixelrts extract demo.rts.png --segment kernel -o vmlinuz"],
+  examples: ["pixelrts extract demo.rts.png -o payload.bin", "pixelrts extract demo.rts.png --segment kernel -o vmlinuz", "pixelrts extract demo-linux --segment initrd -o initrd.img   # from the cache"],
   async run(ctx) {
-    const file = ctx.positionals[0] ?? fail("E_USAGE", "extract needs a FILE");
-    const out = (ctx.values.output as string | undefined) ?? fail("E_USAGE", "extract needs -o OUT");
-    const noVerify = Boolean(ctx.values["no-verify"]);
-    const sidecar = ctx.values["no-sidecar"] ? false : (ctx.values.sidecar as string | undefined);
-    const name = ctx.values.segment as string | undefined;
-    // Streamed to the file in constant memory (raw mode reads the whole grid in memory).
-    const d = ctx.values.raw ? await rawExtract(file, out, sidecar, !noVerify) : name === undefined ? await extractPayloadToFile(file, out, { verify: !noVerify, sidecar }) : await extractSegmentToFile(file, out, name, { verify: !noVerify, sidecar });
-    for (const w of d.warnings) ctx.err(`warning: ${safeText(w)}`);
-    const expected = d.metadata.data_hash?.toLowerCase();
-    if (noVerify && expected && expected !== d.sha256) ctx.err(`warning: payload SHA-256 ${d.sha256} does not match data_hash ${expected}; writing it anyway (--no-verify)`);
-    const bytes = { length: name === undefined ? d.size : d.regions[0]!.size };
-    const status = noVerify ? "NOT verified (--no-verify)" : d.integrity === "verified" ? "verified" : "unverified: the container has no data_hash";
-    if (ctx.json) ctx.out(JSON.stringify({ file, output: out, bytes: bytes.length, segment: name, integrity: noVerify ? "skipped" : d.integrity, sha256: d.sha256 }));
-    else ctx.out(`extracted ${bytes.length} bytes to ${out} (${status})`);
+    const ref = ctx.positionals[0] ?? fail("E_USAGE", "extract needs a FILE or a ref");
+    // The output path is checked before anything is fetched or decoded.
+    const out = await outputPath((ctx.values.output as string | undefined) ?? fail("E_USAGE", "extract needs -o OUT"));
+    return withAgent(ctx, async (agent) => extract(ctx, (await containerSource(ctx, agent, ref)).path, out));
   },
 };
+
+async function extract(ctx: CommandContext, file: string, out: string): Promise<void> {
+  const noVerify = Boolean(ctx.values["no-verify"]);
+  const sidecar = ctx.values["no-sidecar"] ? false : (ctx.values.sidecar as string | undefined);
+  const name = ctx.values.segment as string | undefined;
+  // Streamed to the file in constant memory (raw mode reads the whole grid in memory).
+  const d = ctx.values.raw ? await rawExtract(file, out, sidecar, !noVerify) : name === undefined ? await extractPayloadToFile(file, out, { verify: !noVerify, sidecar }) : await extractSegmentToFile(file, out, name, { verify: !noVerify, sidecar });
+  for (const w of d.warnings) ctx.err(`warning: ${safeText(w)}`);
+  const expected = d.metadata.data_hash?.toLowerCase();
+  if (noVerify && expected && expected !== d.sha256) ctx.err(`warning: payload SHA-256 ${d.sha256} does not match data_hash ${expected}; writing it anyway (--no-verify)`);
+  const bytes = { length: name === undefined ? d.size : d.regions[0]!.size };
+  const status = noVerify ? "NOT verified (--no-verify)" : d.integrity === "verified" ? "verified" : "unverified: the container has no data_hash";
+  if (ctx.json) ctx.out(JSON.stringify({ file, output: out, bytes: bytes.length, segment: name ?? null, integrity: noVerify ? "skipped" : d.integrity, payload_sha256: d.sha256 }));
+  else ctx.out(`extracted ${bytes.length} bytes to ${out} (${status})`);
+}

@@ -93,6 +93,6 @@ export const packCommand: Command = {
     const { out, encoded, kind, payloadSize } = await pack(ctx);
     const summary = { file: out, kind, grid: encoded.gridSize, payload_size: payloadSize, data_hash: encoded.dataHash };
     if (ctx.json) ctx.out(JSON.stringify(summary));
-    else ctx.out(`packed ${payloadSize} bytes (${kind}) into ${out}: ${encoded.gridSize}x${encoded.gridSize} grid, sha256 ${encoded.dataHash}`);
+    else ctx.out(`packed ${payloadSize} bytes (${kind}) into ${out}: ${encoded.gridSize}x${encoded.gridSize} grid, payload sha256 ${encoded.dataHash}`);
   },
 };
