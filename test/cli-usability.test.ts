@@ -139,3 +139,50 @@ describe("pipes", () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe("words and exit statuses", () => {
+  it("catalog exits 4 when every server failed (and 0 with a saved copy to show)", async () => {
+    const own = { PIXELRTS_CONFIG_DIR: join(dir, "dead-config"), PIXELRTS_CACHE_DIR: join(dir, "dead-cache") };
+    expect((await cliWith(own, "servers", "add", "http://127.0.0.1:9", "--name", "dead", "--no-check")).code).toBe(0);
+    const r = await cliWith(own, "catalog");
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^pixelrts: dead: E_NETWORK: /m);
+    expect((await cliWith(own, "catalog", "--json")).code).toBe(4);
+  });
+
+  it("every --json output uses snake_case keys", async () => {
+    const own = { PIXELRTS_CONFIG_DIR: join(dir, "keys-config"), PIXELRTS_CACHE_DIR: join(dir, "keys-cache") };
+    await cliWith(own, "servers", "add", healthUrl, "--name", "k", "--no-check");
+    const docs = [
+      JSON.parse((await cliWith(own, "servers", "ls", "--json")).stdout),
+      JSON.parse((await cliWith(own, "servers", "add", "http://127.0.0.1:11", "--name", "k2", "--no-check", "--json")).stdout),
+      JSON.parse((await cliWith(own, "cache", "ls", "--json")).stdout),
+      JSON.parse((await cliWith(own, "cache", "gc", "--json")).stdout),
+      JSON.parse((await cliWith(own, "catalog", "--server", "k", "--json")).stdout),
+    ];
+    const keys: string[] = [];
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) keys.push(k), walk(x);
+    };
+    docs.forEach(walk);
+    expect(keys.length).toBeGreaterThan(20);
+    expect(keys.filter((k) => !/^[a-z0-9_]+$/.test(k))).toEqual([]);
+  });
+});
+
+describe("npm start", () => {
+  it("refuses a taken port, saying which and how to choose another, before starting anything", async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const r = spawnSync(process.execPath, [join(ROOT, "scripts/start.mjs")], { env: { ...env, PORT: String(port), SEED: "0" }, encoding: "utf8", timeout: 30_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`Port ${port} on 127.0.0.1 is taken`);
+      expect(r.stderr).toContain(`PORT=${port + 1} npm start`);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  });
+});

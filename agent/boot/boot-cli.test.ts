@@ -105,6 +105,21 @@ describe("pixelrts boot FILE with a recording fake QEMU", () => {
     expect(args.join(" ")).not.toContain(".rts.png");
   });
 
+  it("says where VNC listens and which ports are forwarded; a --serial file in a missing directory is refused before anything else", () => {
+    rmSync(argvFile, { force: true });
+    const r = cli(withFake, "boot", "demo.rts.png", "--kvm", "off", "--display", "vnc:3", "--forward", "tcp:2222:22");
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(/^VNC: 127\.0\.0\.1:5903 \(display :3\)/m);
+    expect(r.stderr).toMatch(/^forwarding tcp 127\.0\.0\.1:2222 → guest port 22$/m);
+    const args = readFileSync(argvFile, "utf8").trim().split("\n");
+    expect(args).toEqual(expect.arrayContaining(["-vnc", "127.0.0.1:3", "-nic", "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:2222-:22"]));
+    rmSync(argvFile, { force: true });
+    const bad = cli(withFake, "boot", "demo.rts.png", "--kvm", "off", "--serial", `file:${join(work, "no-such-dir", "serial.log")}`);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^pixelrts: E_USAGE: cannot write .*no-such-dir\/serial\.log: the directory .* does not exist/);
+    expect(existsSync(argvFile)).toBe(false);
+  });
+
   it("reuses the unpacked files on the next boot and prints a dry run without spawning", () => {
     rmSync(argvFile, { force: true });
     expect(cli(withFake, "boot", "demo.rts.png", "--dry-run", "--kvm", "off").code).toBe(0);
