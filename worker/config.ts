@@ -4,6 +4,7 @@
  * so a typo in config never takes the catalog down.
  */
 import type { SourceInfo } from "../shared/catalog";
+import { MAX_GRID_LIMIT, parseMaxGrid } from "../shared/container/head";
 import { parsePublicKey, type PublicKey } from "../shared/trust/keys";
 
 export interface WorkerConfig {
@@ -27,6 +28,8 @@ export interface WorkerConfig {
   remoteStaleSeconds: number;
   /** Largest single-request PUT body, bytes (`MAX_UPLOAD_BYTES`, default 100 MB = the Free/Pro request limit); also the most of a request body the drain reads (index.ts). */
   maxUploadBytes: number;
+  /** Largest grid side a publish may have (`MAX_GRID`: a power of two from 8192 to 32768, default 32768 = 4 GiB payloads). */
+  maxGrid: number;
   /** Bearer token for publishing (secret `PUBLISH_TOKEN`); empty = publishing disabled. */
   publishToken: string;
   /**
@@ -117,11 +120,19 @@ export function getConfig(env: Env): WorkerConfig {
     remoteFreshSeconds: int(e.REMOTE_FRESH_SECONDS, 60, 0, 86_400),
     remoteStaleSeconds: int(e.REMOTE_STALE_SECONDS, 3600, 0, 30 * 86_400),
     maxUploadBytes: int(e.MAX_UPLOAD_BYTES, 100_000_000, 1, 5 * 1024 ** 3),
+    maxGrid: maxGridFrom(e.MAX_GRID),
     publishToken: typeof e.PUBLISH_TOKEN === "string" ? e.PUBLISH_TOKEN : "",
     publishKeyTexts: parsePublishKeyList(e.PUBLISH_KEYS),
   };
   cache.set(env, cfg);
   return cfg;
+}
+
+function maxGridFrom(raw: unknown): number {
+  const n = parseMaxGrid(typeof raw === "string" ? raw : raw === undefined ? undefined : String(raw));
+  if (n !== undefined) return n;
+  console.warn(`config: MAX_GRID must be 8192, 16384 or 32768; using ${MAX_GRID_LIMIT}`);
+  return MAX_GRID_LIMIT;
 }
 
 /**

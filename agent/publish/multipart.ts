@@ -5,7 +5,8 @@
  * small JSON file keyed by the file's SHA-256, the server and the name, and the next publish of
  * the same file resumes it: it asks the server which parts it holds
  * (GET …/uploads/{id}/parts; a server without that route answers 404/405 and the remembered list
- * is used), sends only the missing parts and completes. A server that no longer knows the upload
+ * is used — our Worker is such a server: R2's Workers binding cannot list an upload's parts), sends
+ * only the missing parts and completes. A server that no longer knows the upload
  * (a 4xx on a part) gets a fresh one, once. Refusals (auth, E_PUBLISH_REJECTED) abort the upload.
  */
 import { createHash } from "node:crypto";

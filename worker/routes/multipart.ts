@@ -31,7 +31,7 @@ import { type ContainerRecord, decodeRecord, encodeRecord, recordFromHead } from
 import { linkExisting, liveBlob, publishObject, storageOf } from "../storage/store";
 import { envelopeBody, parseEnvelope } from "../../shared/trust/dsse";
 import { parseStatement } from "../../shared/trust/statement";
-import { publishKeys } from "../config";
+import { getConfig, publishKeys } from "../config";
 import { deletePendingSignature, putPendingSignature, readPendingSignature } from "../trust/store";
 import { envelopeFromHeader, requireSignature, type ValidatedEnvelope, validateEnvelope } from "../trust/validate";
 import { entryResponse, overridesFrom, requireSha256, signatureFor, storeSignaturesHook, withOverrides } from "./publish";
@@ -100,7 +100,7 @@ multipartRoutes.post("/api/v1/containers/:name/uploads", requirePublisher, async
 
   const prefix = await readCapped(c.req.raw, MAX_HEAD_BYTES, "the head sent when creating an upload");
   if (prefix.length > size) httpFail("E_BAD_LENGTH", "the head sent is longer than X-PixelRTS-Size");
-  const head = await headOf(prefix);
+  const head = await headOf(prefix, getConfig(c.env).maxGrid);
   if (!("ihdr" in head)) httpFail("E_HEAD_INCOMPLETE", `send at least the first ${head.needAtLeast} bytes of the file`, { details: { need_at_least: head.needAtLeast } });
   const record = { ...recordFromHead(head, sha, size, overrides), head: await headDigest(prefix.subarray(0, head.headLength)) };
   const gen = newId();
@@ -151,13 +151,13 @@ function parseParts(body: Uint8Array): R2UploadedPart[] {
 }
 
 /** The head at the start of the stored object: byte-equal to the one sent at create, and still consistent with its image. */
-async function checkStoredHead(bucket: R2Bucket, obj: R2Object, declaredHead: string): Promise<void> {
+async function checkStoredHead(bucket: R2Bucket, obj: R2Object, declaredHead: string, maxGrid: number): Promise<void> {
   let need = Math.min(obj.size, Number(declaredHead.split(":")[0]) + 4096);
   for (;;) {
     const part = await bucket.get(obj.key, { range: { offset: 0, length: need } });
     if (!part) httpFail("E_BAD_UPLOAD", "the uploaded object vanished");
     const bytes = new Uint8Array(await part.arrayBuffer());
-    const head = await headOf(bytes);
+    const head = await headOf(bytes, maxGrid);
     if ("ihdr" in head) {
       if ((await headDigest(bytes.subarray(0, head.headLength))) === declaredHead) return;
       httpFail("E_NOT_PIXELRTS", "not a PixelRTS container as declared: the uploaded file's head differs from the head sent at create", { details: { reason: "E_HEAD_MISMATCH" } });
@@ -168,11 +168,11 @@ async function checkStoredHead(bucket: R2Bucket, obj: R2Object, declaredHead: st
 }
 
 /** Checks a completed upload (size, head, whole-file SHA-256); returns the catalog record it declared. */
-async function verifyUpload(bucket: R2Bucket, obj: R2Object, sha: string): Promise<ContainerRecord> {
+async function verifyUpload(bucket: R2Bucket, obj: R2Object, sha: string, maxGrid: number): Promise<ContainerRecord> {
   const declared = decodeRecord(obj.customMetadata);
   if (!declared?.head) httpFail("E_BAD_UPLOAD", "upload has no record");
   if (obj.size !== declared.size) httpFail("E_BAD_LENGTH", `uploaded ${obj.size} bytes, declared ${declared.size}`);
-  await checkStoredHead(bucket, obj, declared.head);
+  await checkStoredHead(bucket, obj, declared.head, maxGrid);
   const full = await bucket.get(obj.key);
   if (!full) httpFail("E_BAD_UPLOAD", "the uploaded object vanished");
   const ds = new crypto.DigestStream("SHA-256");
@@ -225,7 +225,7 @@ multipartRoutes.post("/api/v1/containers/:name/uploads/:upload/complete", requir
   try {
     let record: ContainerRecord;
     try {
-      record = await verifyUpload(bucket, obj, upload.sha);
+      record = await verifyUpload(bucket, obj, upload.sha, getConfig(c.env).maxGrid);
       if (signed && record.size !== signed.validated.statement.size) httpFail("E_SIGNATURE_MISMATCH", "the envelope sent at create signs another size than the uploaded file");
     } catch (e) {
       await bucket.delete(obj.key); // this upload's own generation key: no one else writes or links it

@@ -6,7 +6,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import app from "../index";
-import { allKeys, bearer, call, countingBody, editMetadata, errorCode, filterPng, makeContainer, ORIGIN, publish, sha256Hex, TOKEN } from "../test/helpers";
+import { allKeys, bearer, call, claimGrid, countingBody, editMetadata, errorCode, filterPng, headEnd, makeContainer, ORIGIN, publish, sha256Hex, TOKEN } from "../test/helpers";
 
 async function expectRejected(res: Response, status: number, code: string, reason?: string) {
   expect(res.status).toBe(status);
@@ -263,6 +263,33 @@ describe("the head must agree with the image (regression)", () => {
     const before = await allKeys(env.BUCKET);
     await expectRejected(await publish("liar", { bytes, sha256: await sha256Hex(bytes) }), 400, "E_NOT_PIXELRTS", "E_METADATA_INVALID");
     expect(await allKeys(env.BUCKET)).toEqual(before);
+  });
+
+  it("refuses a grid over MAX_GRID with 413 E_TOO_LARGE, by PUT and by multipart create, storing nothing", async () => {
+    const f = await makeContainer(600, { type: "kernel", name: "huge" }, 37);
+    const bytes = claimGrid(f.bytes, 16384);
+    const sha256 = await sha256Hex(bytes);
+    const vars = { ...env, MAX_GRID: "8192" };
+    const before = await allKeys(env.BUCKET);
+    const put = new Request(`${ORIGIN}/api/v1/containers/huge`, { method: "PUT", body: bytes, headers: { ...bearer, "x-pixelrts-sha256": sha256, "content-length": String(bytes.length) } });
+    const res = await app.fetch(put, vars, createExecutionContext());
+    expect(res.status).toBe(413);
+    const body = await res.json<{ error: { code: string; message: string; details: Record<string, unknown> } }>();
+    expect(body.error).toMatchObject({ code: "E_TOO_LARGE", details: { grid: 16384, max_grid: 8192 } });
+    expect(body.error.message).toMatch(/16384x16384 is over the 8192x8192 limit/);
+    const create = () =>
+      new Request(`${ORIGIN}/api/v1/containers/huge/uploads`, {
+        method: "POST",
+        body: bytes.subarray(0, headEnd(bytes)),
+        headers: { ...bearer, "x-pixelrts-sha256": sha256, "x-pixelrts-size": String(bytes.length) },
+      });
+    await expectRejected(await app.fetch(create(), vars, createExecutionContext()), 413, "E_TOO_LARGE");
+    expect(await allKeys(env.BUCKET)).toEqual(before);
+    // the same head under the default limit (32768) gets past the grid check
+    const ok = await app.fetch(create(), env, createExecutionContext());
+    expect(ok.status).toBe(201);
+    const { upload_id } = await ok.json<{ upload_id: string }>();
+    expect((await call(`/api/v1/containers/huge/uploads/${upload_id}`, { method: "DELETE", headers: bearer })).status).toBeLessThan(300);
   });
 
   it("refuses a PNG with no image data at all (no IDAT)", async () => {

@@ -138,7 +138,7 @@ publishRoutes.put("/api/v1/containers/:name", requirePublisher, async (c) => {
     return c.json(entry, status); // the unread body is drained after the handler (index.ts)
   }
 
-  const { head, chunks } = await readHead(reader);
+  const { head, chunks } = await readHead(reader, cfg.maxGrid);
   const record = recordFromHead(head, sha, length, overrides);
   const gen = newId();
   const blob = await storeVerified(bucket, blobKey(sha, gen), chunks, reader, length, sha, encodeRecord(record));

@@ -3,10 +3,12 @@
  * first IDAT) and validates it with the shared codec, keeping the bytes read so they can be
  * streamed on to R2; then checks the head against its image (`checkAgainstImage`). Every refusal
  * is 400 E_NOT_PIXELRTS with the reason in `details.reason`: the codec's code, E_TOO_LARGE for
- * a head over MAX_HEAD_BYTES, or E_METADATA_INVALID for a head that contradicts its image.
+ * a head over MAX_HEAD_BYTES, or E_METADATA_INVALID for a head that contradicts its image; except
+ * a well-formed image over the grid limit (`MAX_GRID`), which is 413 E_TOO_LARGE: a valid
+ * container this catalog is configured not to take.
  */
 import { concatBytes } from "../../shared/bytes";
-import { type HeadScan, scanContainerHead } from "../../shared/container/head";
+import { checkGridLimit, type HeadScan, MAX_GRID_LIMIT, scanContainerHead } from "../../shared/container/head";
 import type { ContainerHead } from "../../shared/container/types";
 import { isPixelRtsError } from "../../shared/errors";
 import { httpFail } from "../errors";
@@ -42,8 +44,14 @@ async function scan(prefix: Uint8Array): Promise<HeadScan> {
  * one is refused. The bound applies to `encoded_size` (|S|), and to `data_size` unless compressed
  * (then it is the size after decompression, spec §4.5).
  */
-export function checkAgainstImage(head: ContainerHead, stoppedAt: "IDAT" | "IEND"): void {
+export function checkAgainstImage(head: ContainerHead, stoppedAt: "IDAT" | "IEND", maxGrid = MAX_GRID_LIMIT): void {
   const { width, height } = head.ihdr;
+  try {
+    checkGridLimit(head.ihdr, maxGrid);
+  } catch (e) {
+    if (isPixelRtsError(e)) httpFail("E_TOO_LARGE", `${e.message} this catalog takes (its MAX_GRID)`, { details: { grid: Math.max(width, height), max_grid: maxGrid } });
+    throw e;
+  }
   const md = head.metadata;
   if (stoppedAt !== "IDAT") notPixelRts("E_METADATA_INVALID", "the PNG has no image data (no IDAT chunk)");
   if (md.grid_size !== undefined && (md.grid_size !== width || md.grid_size !== height)) {
@@ -61,7 +69,7 @@ export function checkAgainstImage(head: ContainerHead, stoppedAt: "IDAT" | "IEND
 }
 
 /** Reads from `reader` until the head parses and checks it; never reads past what the head needs plus one chunk. */
-export async function readHead(reader: ReadableStreamDefaultReader<Uint8Array>, limit = MAX_HEAD_BYTES): Promise<ReadHead> {
+export async function readHead(reader: ReadableStreamDefaultReader<Uint8Array>, maxGrid: number, limit = MAX_HEAD_BYTES): Promise<ReadHead> {
   const chunks: Uint8Array[] = [];
   let bytesRead = 0;
   let need = 8 + 25; // signature + IHDR
@@ -74,7 +82,7 @@ export async function readHead(reader: ReadableStreamDefaultReader<Uint8Array>, 
     if (bytesRead >= need || done) {
       const r = await scan(concatBytes(chunks, bytesRead));
       if (r.done) {
-        checkAgainstImage(r.head, r.stoppedAt);
+        checkAgainstImage(r.head, r.stoppedAt, maxGrid);
         return { head: r.head, chunks, bytesRead };
       }
       if (done) notPixelRts("E_PNG_CORRUPT", "the file ends inside its header");
@@ -85,9 +93,9 @@ export async function readHead(reader: ReadableStreamDefaultReader<Uint8Array>, 
 }
 
 /** Validates and checks a prefix already in memory; `needAtLeast` when it is too short. */
-export async function headOf(bytes: Uint8Array): Promise<ContainerHead | { needAtLeast: number }> {
+export async function headOf(bytes: Uint8Array, maxGrid: number): Promise<ContainerHead | { needAtLeast: number }> {
   const r = await scan(bytes);
   if (!r.done) return { needAtLeast: r.needAtLeast };
-  checkAgainstImage(r.head, r.stoppedAt);
+  checkAgainstImage(r.head, r.stoppedAt, maxGrid);
   return r.head;
 }

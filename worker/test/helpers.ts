@@ -124,6 +124,22 @@ export function editMetadata(png: Uint8Array, edit: (md: Record<string, unknown>
   return concatBytes(parts);
 }
 
+/** Claims a `side`×`side` grid in the IHDR and the metadata (the image data is left as it is: heads only). */
+export function claimGrid(png: Uint8Array, side: number): Uint8Array {
+  const parts = [png.subarray(0, 8)];
+  for (const c of pngChunks(editMetadata(png, (md) => (md.grid_size = side)))) {
+    if (c.type !== "IHDR") {
+      parts.push(c.bytes);
+      continue;
+    }
+    const data = c.bytes.slice(8, -4);
+    new DataView(data.buffer).setUint32(0, side);
+    new DataView(data.buffer).setUint32(4, side);
+    parts.push(encodeChunk("IHDR", data));
+  }
+  return concatBytes(parts);
+}
+
 /**
  * A request body stream of `total` bytes (`first`, then zeros) that records how much the Worker
  * pulled and whether it cancelled the stream. It produces a chunk only when asked.
