@@ -12,14 +12,14 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash, randomFillSync } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { crc32 } from "node:zlib";
 import { request } from "undici";
 import { openAgent } from "../agent/context.js";
-import { rawSha256Speed } from "../agent/pull/hasher.js";
+import { resolveHashMode } from "../agent/pull/hasher.js";
 import { pullToCache } from "../agent/pull/pull.js";
 
 const MIB = Number(process.env.BENCH_MIB ?? 256);
@@ -126,23 +126,11 @@ async function main() {
   }
 
   if (process.env.BENCH_WORKER !== "0") {
-    const { build } = await import("esbuild");
-    const { Miniflare } = await import("miniflare");
-    const out = await build({ entryPoints: [join(ROOT, "worker/index.ts")], bundle: true, format: "esm", platform: "neutral", target: "es2022", write: false, conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"], logLevel: "silent" });
-    const mf = new Miniflare({
-      modules: true,
-      script: out.outputFiles[0]!.text,
-      compatibilityDate: "2026-05-03",
-      r2Buckets: { BUCKET: "bench" },
-      r2Persist: join(dir, "r2"),
-      bindings: { PUBLISH_TOKEN: "bench", MAX_UPLOAD_BYTES: String(2 * data.length), REMOTE_SERVERS: "[]" },
-      cf: false,
-      port: 0,
-      host: "127.0.0.1",
-      outboundService: () => new Response("blocked", { status: 599 }),
-    });
+    const { startTestWorker } = await import("../test/helpers/miniflare-worker.js");
+    // the real Worker with its D1 index, R2 and D1 on disk like wrangler dev's local state
+    const worker = await startTestWorker({ PUBLISH_TOKEN: "bench", MAX_UPLOAD_BYTES: String(2 * data.length) }, { persist: dir });
     try {
-      const base = (await mf.ready).toString().replace(/\/$/, "");
+      const base = worker.url;
       const up0 = performance.now();
       const put = await request(`${base}/api/v1/containers/bench`, { method: "PUT", body: data, headers: { authorization: "Bearer bench", "x-pixelrts-sha256": sha, "content-length": String(data.length) } });
       const putText = await put.body.text();
@@ -151,12 +139,12 @@ async function main() {
       const rows = await measure(dir, `${base}/blobs/sha256/${sha}`, data.length, sha);
       print(`pull + verify of ${MIB} MiB through the Worker (Miniflare, local R2), median of ${RUNS}`, rows, rawMBps);
     } finally {
-      await mf.dispose();
+      await worker.dispose();
     }
   }
   await rm(dir, { recursive: true, force: true });
   console.log(`\n${"raw node:crypto SHA-256 (ceiling)".padEnd(44)} ${rawMBps.toFixed(0).padStart(7)} MB/s`);
-  console.log(`hash mode "auto" picks: ${rawSha256Speed() >= 1000 ? "inline" : "worker"} (16 MiB probe: ${rawSha256Speed().toFixed(0)} MB/s)`);
+  console.log(`hash mode "auto" picks for this size: ${resolveHashMode("auto", data.length)} (${availableParallelism()} cores)`);
 }
 
 await main();

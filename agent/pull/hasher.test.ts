@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { availableParallelism } from "node:os";
 import { createHasher, resolveHashMode } from "./hasher.js";
 
 const MiB = 1 << 20;
@@ -28,8 +29,9 @@ describe("hasher", () => {
     }
   });
 
-  it("auto picks inline below 32 MiB; explicit modes are kept", () => {
+  it("auto picks inline below 32 MiB, the worker above when there is a second core; explicit modes are kept", () => {
     expect(resolveHashMode("auto", 1000)).toBe("inline");
+    expect(resolveHashMode("auto", 64 << 20)).toBe(availableParallelism() > 1 ? "worker" : "inline");
     expect(resolveHashMode("worker", 1000)).toBe("worker");
     expect(resolveHashMode("inline", 1 << 30)).toBe("inline");
   });

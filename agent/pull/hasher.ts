@@ -1,14 +1,16 @@
 import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 
 /**
  * SHA-256 while downloading. Two strategies, chosen by measurement (bench/pull.bench.ts):
- * - inline: hash on the main thread. With SHA CPU extensions node:crypto runs at ~2 GB/s and
- *   this is the fastest (measured here: ~500 MB/s end to end vs ~350 MB/s with a worker).
- * - worker: hash in a worker_thread. Without SHA extensions hashing is ~400 MB/s and the
- *   bottleneck; moving it off the thread that parses HTTP and writes the file measured ~20%
- *   faster (toolchain.md §5). Chunks are copied into 1 MiB batches and transferred, not cloned.
- * "auto" hashes 16 MiB once per process and picks inline above 1 GB/s.
+ * - inline: hash on the main thread.
+ * - worker: hash in a worker_thread, off the thread that parses HTTP and writes the file. Chunks
+ *   are copied into 1 MiB batches and transferred, not cloned.
+ * Without SHA CPU extensions (~400 MB/s) the worker measured ~20% faster (toolchain.md §5); with
+ * them (node:crypto ~1.3 GB/s here) it still did, 256 MiB over loopback on 2 cores: 233 vs 195
+ * MB/s from node:http, 182 vs 160 through the Worker (2026-12-03). "auto" therefore picks the
+ * worker for downloads of 32 MiB or more when there is a second core, inline otherwise.
  */
 export interface Hasher {
   update(chunk: Uint8Array): void;
@@ -85,24 +87,10 @@ class WorkerHasher implements Hasher {
   }
 }
 
-let measured: number | undefined;
-
-/** Raw node:crypto SHA-256 speed on this machine in MB/s (10^6), measured once per process. */
-export function rawSha256Speed(): number {
-  if (measured !== undefined) return measured;
-  const buf = Buffer.alloc(16 << 20, 7);
-  createHash("sha256").update(buf.subarray(0, 1 << 20)).digest(); // warm up
-  const t0 = process.hrtime.bigint();
-  createHash("sha256").update(buf).digest();
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  measured = buf.length / 1e6 / s;
-  return measured;
-}
-
 export function resolveHashMode(mode: HashMode, size: number): "inline" | "worker" {
   if (mode !== "auto") return mode;
   if (size < 32 << 20) return "inline"; // a worker's start-up costs more than it can save
-  return rawSha256Speed() >= 1000 ? "inline" : "worker";
+  return availableParallelism() > 1 ? "worker" : "inline"; // one core: the worker only adds copies
 }
 
 export function createHasher(mode: "inline" | "worker"): Hasher {

@@ -23,7 +23,8 @@ export interface TestWorker {
   dispose(): Promise<void>;
 }
 
-export async function startTestWorker(bindings: Record<string, string> = {}): Promise<TestWorker> {
+/** `persist`: a directory for R2 and D1 on disk, as under `wrangler dev` (benchmarks); in memory otherwise. */
+export async function startTestWorker(bindings: Record<string, string> = {}, opts: { persist?: string } = {}): Promise<TestWorker> {
   const outbound: string[] = [];
   const mf = new Miniflare({
     modules: true,
@@ -31,6 +32,7 @@ export async function startTestWorker(bindings: Record<string, string> = {}): Pr
     compatibilityDate: "2026-05-03",
     r2Buckets: { BUCKET: "test-bucket" },
     d1Databases: { DB: "test-catalog-index" },
+    ...(opts.persist ? { r2Persist: `${opts.persist}/r2`, d1Persist: `${opts.persist}/d1` } : {}),
     bindings: { REMOTE_SERVERS: "[]", ...bindings },
     cf: false,
     port: 0,
