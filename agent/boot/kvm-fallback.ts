@@ -1,7 +1,8 @@
 /**
  * `--kvm auto` that works or steps aside: on hosts where /dev/kvm exists but KVM cannot run the
  * guest (nested virtualisation missing an MSR, say), QEMU aborts within its first seconds. Then
- * the boot is tried once more under TCG, with a line saying why; `--kvm on` stays strict.
+ * the boot is tried once more under TCG, with a line saying why; `--kvm on` stays strict. The
+ * rule is shared by `pixelrts boot` (runWithKvmFallback) and serve's VMs (boot/vm.ts).
  */
 import type { QemuCommand } from "./qemu-argv.js";
 
@@ -17,13 +18,23 @@ export interface FallbackOptions {
   now?: () => number;
 }
 
+/** Whether a QEMU that exited with `code` after `elapsedMs` under `accel` is tried again with TCG. */
+export function fallsBackToTcg(r: { code: number | null; accel: "kvm" | "tcg"; auto: boolean; interrupted: boolean; elapsedMs: number }): boolean {
+  return r.code !== 0 && r.accel === "kvm" && r.auto && !r.interrupted && r.elapsedMs < KVM_EARLY_FAILURE_MS;
+}
+
+/** The line saying why the boot starts again under TCG. */
+export function kvmFallbackMessage(elapsedMs: number, exit: string): string {
+  return `QEMU stopped after ${(elapsedMs / 1000).toFixed(1)} s under KVM (${exit}): KVM does not seem to work on this host; booting again with TCG (software emulation). --kvm off skips KVM; --kvm on keeps it strict.`;
+}
+
 export async function runWithKvmFallback(build: (kvm: boolean) => QemuCommand, run: (cmd: QemuCommand) => Promise<number>, o: FallbackOptions): Promise<number> {
   const now = o.now ?? Date.now;
   const first = build(true);
   const started = now();
   const code = await run(first);
   const elapsed = now() - started;
-  if (code === 0 || first.accel !== "kvm" || !o.auto || o.interrupted() || elapsed >= KVM_EARLY_FAILURE_MS) return code;
-  o.warn(`QEMU stopped after ${(elapsed / 1000).toFixed(1)} s under KVM (exit ${code}): KVM does not seem to work on this host; booting again with TCG (software emulation). --kvm off skips KVM; --kvm on keeps it strict.`);
+  if (!fallsBackToTcg({ code, accel: first.accel, auto: o.auto, interrupted: o.interrupted(), elapsedMs: elapsed })) return code;
+  o.warn(kvmFallbackMessage(elapsed, `exit ${code}`));
   return run(build(false));
 }

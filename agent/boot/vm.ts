@@ -26,11 +26,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { closeSync, existsSync, openSync, watch, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, rmSync, watch, writeSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { isPixelRtsError, PixelRtsError } from "../../shared/errors.js";
+import { fallsBackToTcg, kvmFallbackMessage } from "./kvm-fallback.js";
 import { QmpClient, type QmpEvent } from "./qmp.js";
 
 export type VmStatus = "booting" | "running" | "stopped" | "error";
@@ -94,6 +95,11 @@ export interface LaunchSpec {
   /** QEMU's arguments without -vnc and -qmp (added here). Must use `-serial stdio`. */
   args: string[];
   accel: "kvm" | "tcg";
+  /**
+   * `--kvm auto` chose KVM: the same boot under TCG, started once (in the same VM, the serial log
+   * saying why) if QEMU fails within its first seconds under KVM (boot/kvm-fallback.ts).
+   */
+  tcgArgs?: string[];
   memory: string;
   cpus: number;
 }
@@ -116,6 +122,10 @@ interface Vm {
   stopStep?: "powerdown" | "sigterm" | "sigkill";
   startedMs?: number;
   stoppedMs?: number;
+  /** The QEMU process now running ended (a VM may run two: KVM, then TCG). */
+  attemptExited?: Promise<void>;
+  binaryPath?: string;
+  tcgArgs?: string[];
 }
 
 const VM_ID = /^vm-[0-9a-f]{8}$/;
@@ -228,20 +238,34 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
     vm.info.cpus = spec.cpus;
     vm.info.vnc_port = 5900 + display;
     vm.logFd = openSync(vm.log, "a", 0o600);
+    vm.binaryPath = spec.binaryPath;
+    vm.tcgArgs = spec.accel === "kvm" ? spec.tcgArgs : undefined;
+    await this.spawnQemu(vm, spec.args);
+    return this.snapshot(vm);
+  }
+
+  /** Starts one QEMU process for `vm`; resolves once it is spawned, rejects (VM in `error`) when it cannot be. */
+  private async spawnQemu(vm: Vm, qemuArgs: string[]): Promise<void> {
     // to=99: if another program takes the port first, QEMU moves on to the next free one (QMP tells which).
-    const args = [...spec.args, "-vnc", `${this.o.vncHost}:${display},to=99`, "-qmp", `unix:${vm.socket},server=on,wait=off`];
+    const args = [...qemuArgs, "-vnc", `${this.o.vncHost}:${vm.display},to=99`, "-qmp", `unix:${vm.socket},server=on,wait=off`];
     // Its own process group: a Ctrl-C in serve's terminal reaches serve (which stops the VM
     // properly), not QEMU directly.
-    const child = spawn(spec.binaryPath, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn(vm.binaryPath!, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
     vm.child = child;
+    let attemptDone!: () => void;
+    vm.attemptExited = new Promise<void>((r) => (attemptDone = r));
     child.stdout!.on("data", (chunk: Buffer) => this.serial(vm, chunk));
     child.stderr!.setEncoding("utf8").on("data", (t: string) => (vm.stderr = (vm.stderr + t).slice(-8192)));
-    child.on("exit", (code, signal) => this.exited(vm, code, signal));
+    child.on("exit", (code, signal) => {
+      attemptDone();
+      this.exited(vm, code, signal);
+    });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
       child.once("error", (e) => {
+        attemptDone();
         vm.info.error_code = (e as NodeJS.ErrnoException).code === "ENOENT" ? "E_QEMU_NOT_FOUND" : "E_IO";
-        vm.info.error_message = `cannot start ${spec.binaryPath}: ${e.message}`;
+        vm.info.error_message = `cannot start ${vm.binaryPath}: ${e.message}`;
         this.end(vm, "error", null);
         vm.markExited();
         reject(new PixelRtsError(vm.info.error_code as `E_${string}`, vm.info.error_message));
@@ -252,7 +276,6 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
     vm.info.started_at = new Date(vm.startedMs).toISOString();
     this.changed(vm);
     void this.watchQmp(vm);
-    return this.snapshot(vm);
   }
 
   /**
@@ -282,8 +305,7 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
     vm.info.stopping = true;
     vm.abort.abort(new PixelRtsError("E_INTERRUPTED", "the VM was stopped before it started"));
     this.changed(vm);
-    const child = vm.child;
-    if (!child) {
+    if (!vm.child) {
       // Still fetching or unpacking: the aborted pull ends the boot; nothing runs yet.
       this.end(vm, "stopped", "before-start");
       return this.snapshot(vm);
@@ -293,10 +315,10 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
     const asked = vm.qmp && !vm.qmp.isClosed ? await vm.qmp.execute("system_powerdown").then(() => true, () => false) : false;
     if (!asked || !(await within(this.o.stopTimeoutMs))) {
       vm.stopStep = "sigterm";
-      child.kill("SIGTERM");
+      vm.child.kill("SIGTERM");
       if (!(await within(this.o.killTimeoutMs))) {
         vm.stopStep = "sigkill";
-        child.kill("SIGKILL");
+        vm.child.kill("SIGKILL");
       }
     }
     await vm.exited;
@@ -318,7 +340,8 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
 
   /** Waits for QEMU's QMP socket, then asks whether the guest runs and where VNC listens. */
   private async watchQmp(vm: Vm): Promise<void> {
-    const gone = vm.exited.then(() => "exited" as const);
+    const attempt = vm.attemptExited!;
+    const gone = attempt.then(() => "exited" as const);
     const appeared = new Promise<"ready" | "timeout">((resolve) => {
       const timer = setTimeout(() => resolve("timeout"), this.o.qmpTimeoutMs);
       timer.unref();
@@ -330,7 +353,7 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
         w.close();
         resolve("ready");
       };
-      void vm.exited.then(() => {
+      void attempt.then(() => {
         clearTimeout(timer);
         w.close();
       });
@@ -346,9 +369,9 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
       return;
     }
     try {
-      const qmp = await this.connectQmp(vm);
+      const qmp = await this.connectQmp(vm, attempt);
       if (!qmp) return;
-      if (isEnded(vm.info.status)) return qmp.close();
+      if (isEnded(vm.info.status) || vm.attemptExited !== attempt) return qmp.close();
       vm.qmp = qmp;
       qmp.on("event", (ev) => this.qmpEvent(vm, ev));
       const status = await qmp.execute<{ status?: string; running?: boolean }>("query-status");
@@ -372,7 +395,7 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
    * Connects once the socket accepts: the file appears at bind(), a moment before QEMU listens
    * (ECONNREFUSED meanwhile), so refused attempts are retried briefly until qmpTimeoutMs.
    */
-  private async connectQmp(vm: Vm): Promise<QmpClient | undefined> {
+  private async connectQmp(vm: Vm, attempt: Promise<void>): Promise<QmpClient | undefined> {
     const deadline = Date.now() + this.o.qmpTimeoutMs;
     for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
       try {
@@ -381,7 +404,7 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
         const code = (e as NodeJS.ErrnoException).code;
         if ((code !== "ECONNREFUSED" && code !== "ENOENT") || Date.now() + delay > deadline) throw e;
       }
-      if (await Promise.race([vm.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), delay))])) return undefined;
+      if (await Promise.race([attempt.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), delay))])) return undefined;
     }
   }
 
@@ -396,9 +419,12 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
     vm.qmp?.close();
     const tail = vm.decoder.decode();
     if (tail) this.emit("serial", { vm_id: vm.info.vm_id, offset: vm.info.serial_bytes, bytes: 0, data: tail });
+    const asked = vm.info.stopping;
+    if (vm.tcgArgs && vm.info.error_code !== "E_QMP" && fallsBackToTcg({ code, accel: "kvm", auto: true, interrupted: asked, elapsedMs: Date.now() - (vm.startedMs ?? 0) })) {
+      return this.relaunchWithTcg(vm, code, signal);
+    }
     vm.info.exit_code = code;
     vm.info.exit_signal = signal;
-    const asked = vm.info.stopping;
     if (vm.info.error_code === "E_QMP") this.end(vm, "error", null);
     else if (asked) this.end(vm, "stopped", vm.stopStep ?? "sigterm");
     else if (code === 0) this.end(vm, "stopped", "guest");
@@ -410,6 +436,21 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
     }
     vm.markExited();
     void rm(vm.socket, { force: true });
+  }
+
+  /** KVM failed at once (`--kvm auto`): the same VM boots again under TCG, its serial log saying why. */
+  private relaunchWithTcg(vm: Vm, code: number | null, signal: NodeJS.Signals | null): void {
+    const args = vm.tcgArgs!;
+    vm.tcgArgs = undefined;
+    const why = lastLine(vm.stderr);
+    const exit = `${signal ? `killed by ${signal}` : `exit ${code}`}${why ? `: ${why}` : ""}`;
+    this.serial(vm, Buffer.from(`\r\n[pixelrts] ${kvmFallbackMessage(Date.now() - (vm.startedMs ?? 0), exit)}\r\n`));
+    vm.qmp = undefined;
+    vm.stderr = "";
+    vm.info.accel = "tcg";
+    vm.info.status = "booting";
+    rmSync(vm.socket, { force: true }); // the dead QEMU's socket: watchQmp waits for the new one
+    this.spawnQemu(vm, args).catch(() => {}); // a spawn failure ends the VM in `error` (spawnQemu)
   }
 
   private end(vm: Vm, status: "stopped" | "error", by: VmInfo["stopped_by"]): void {

@@ -109,5 +109,7 @@ async function run(deps: BootDeps, item: Item, req: BootRequest, vm_id: string, 
   const binaryPath = requireQemu(resolved.flags.arch, cmd.binary);
   const { line: _line, ...signature } = got.trust;
   deps.publish({ event: "boot", ...tag, binary: cmd.binary, accel: cmd.accel, signature, forwards: resolved.flags.forwards ?? [] });
-  await vms.launch(vm_id, { binaryPath, args: cmd.args, accel: cmd.accel, memory: resolved.flags.memory, cpus: resolved.flags.cpus });
+  // --kvm auto that chose KVM: the TCG command, in case KVM dies at once on this host
+  const tcgArgs = cmd.accel === "kvm" && resolved.flags.kvm === "auto" ? buildQemuCommand(unpacked.files, { ...resolved.flags, kvmAvailable: false }).args : undefined;
+  await vms.launch(vm_id, { binaryPath, args: cmd.args, accel: cmd.accel, memory: resolved.flags.memory, cpus: resolved.flags.cpus, ...(tcgArgs ? { tcgArgs } : {}) });
 }

@@ -5,7 +5,8 @@
  *   SHUTDOWN events), prints a serial console with the boot marker, and behaves as words of the
  *   kernel command line say: `crash` (exit 3 at once), `ignore-powerdown` (only SIGTERM stops
  *   it), `ignore-term` (only SIGKILL does), `poweroff` (the guest powers off by itself once QMP
- *   has been asked). It gives up after 60 s, so a broken test never leaves it behind for long;
+ *   has been asked), `kvm-broken` (under `-accel kvm`, aborts at once the way QEMU does on a
+ *   nested host missing an MSR). It gives up after 60 s, so a broken test never leaves it behind for long;
  * - a catalog server shaped like our Worker (entries with sha256, url, blob_url) serving real
  *   containers, counting requests;
  * - an SSE reader that tests wait on.
@@ -27,6 +28,7 @@ const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1
 const words = (opt("-append") || "").split(" ");
 const say = (s) => fs.writeSync(1, s + "\n");
 if (words.includes("crash")) { fs.writeSync(2, "fake qemu: could not load the kernel\n"); process.exit(3); }
+if (words.includes("kvm-broken") && opt("-accel") === "kvm") { fs.writeSync(2, "qemu: error: failed to set MSR 0x10a to 0x0\nkvm_buf_set_msrs: Assertion failed.\n"); process.exit(134); }
 const sockPath = opt("-qmp").replace(/^unix:/, "").split(",")[0];
 const display = Number(opt("-vnc").split(":")[1].split(",")[0]);
 const clients = new Set();

@@ -1,0 +1,66 @@
+/**
+ * serve's VMs under `--kvm auto` on a host where KVM dies at once: the same VM boots again under
+ * TCG (the serial log says why) instead of ending in `error`; a strict KVM boot and a guest that
+ * fails under TCG are not retried. Real processes: the fake QEMU of the serve tests.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { writeFakeQemu } from "../../test/helpers/serve-fixtures.js";
+import { type VmInfo, VmSupervisor } from "./vm.js";
+
+const work = mkdtempSync(join(tmpdir(), "pixelrts-vm-"));
+const qemu = join(writeFakeQemu(work), "qemu-system-x86_64");
+const argv = (accel: "kvm" | "tcg", append: string) => ["-accel", accel, "-m", "256M", "-smp", "1", "-serial", "stdio", "-append", append];
+let vms: VmSupervisor | undefined;
+
+afterEach(async () => {
+  await vms?.close();
+  vms = undefined;
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Boots one VM; resolves with its states in order once it reaches `until` (or ends). */
+async function boot(spec: { accel: "kvm" | "tcg"; args: string[]; tcgArgs?: string[] }, until: VmInfo["status"]) {
+  vms = new VmSupervisor({ runDir: work, stopTimeoutMs: 2000, killTimeoutMs: 2000 });
+  const { vm_id } = vms.create({ id: "demo", name: "demo" });
+  const states: Pick<VmInfo, "status" | "accel">[] = [];
+  const reached = new Promise<VmInfo>((resolve) =>
+    vms!.on("state", (v) => {
+      if (v.vm_id !== vm_id) return;
+      const last = states[states.length - 1];
+      if (!last || last.status !== v.status || last.accel !== v.accel) states.push({ status: v.status, accel: v.accel });
+      if (v.status === until || v.status === "error" || v.status === "stopped") resolve(v);
+    }),
+  );
+  await vms.launch(vm_id, { binaryPath: qemu, memory: "256M", cpus: 1, ...spec });
+  const info = await reached;
+  return { vm_id, info, states, log: () => readFileSync(vms!.serialLog(vm_id)!.path, "utf8") };
+}
+
+describe("a VM whose QEMU dies at once under KVM (--kvm auto)", () => {
+  it("boots again under TCG in the same VM, and the serial log says why", async () => {
+    const r = await boot({ accel: "kvm", args: argv("kvm", "console=ttyS0 kvm-broken"), tcgArgs: argv("tcg", "console=ttyS0 kvm-broken") }, "running");
+    expect(r.info).toMatchObject({ status: "running", accel: "tcg", error_code: null });
+    expect(r.states).toEqual([
+      { status: "booting", accel: "kvm" },
+      { status: "booting", accel: "tcg" },
+      { status: "running", accel: "tcg" },
+    ]);
+    const log = r.log();
+    expect(log).toMatch(/\[pixelrts\] QEMU stopped after \d+\.\d s under KVM \(exit 134: kvm_buf_set_msrs: Assertion failed\.\): KVM does not seem to work on this host; booting again with TCG/);
+    expect(log).toContain("PIXELRTS-BOOT-OK kernel=fake");
+    const stopped = await vms!.stop(r.vm_id);
+    expect(stopped).toMatchObject({ status: "stopped", stopped_by: "powerdown" });
+  });
+
+  it("is not retried without a TCG command (--kvm on), nor when TCG fails too", async () => {
+    const strict = await boot({ accel: "kvm", args: argv("kvm", "kvm-broken") }, "running");
+    expect(strict.info).toMatchObject({ status: "error", error_code: "E_QEMU_FAILED", exit_code: 134, accel: "kvm" });
+    await vms!.close();
+    const both = await boot({ accel: "kvm", args: argv("kvm", "crash"), tcgArgs: argv("tcg", "crash") }, "running");
+    expect(both.info).toMatchObject({ status: "error", error_code: "E_QEMU_FAILED", exit_code: 3, accel: "tcg" });
+    expect(both.info.error_message).toContain("could not load the kernel");
+  });
+});
