@@ -31,16 +31,19 @@ export async function openAgent(opts: OpenAgentOptions = {}): Promise<AgentConte
   const env = opts.env ?? process.env;
   const paths = resolvePaths(env, { ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}), ...(opts.configDir ? { configDir: opts.configDir } : {}) });
   const settings = await loadSettings(paths.configDir, env, opts.settings);
-  const http = opts.http ?? createHttpClient({ ...httpOptionsFrom(settings), ...(opts.interceptors ? { interceptors: opts.interceptors } : {}) });
+  // Created on first use: most commands never touch the network (agent/http/undici.ts).
+  let http = opts.http;
   const owned = !opts.http;
   return {
     paths,
     settings,
     servers: new ServerStore(paths.configDir),
     cache: new ContentCache(paths.cacheDir),
-    http,
+    get http() {
+      return (http ??= createHttpClient({ ...httpOptionsFrom(settings), ...(opts.interceptors ? { interceptors: opts.interceptors } : {}) }));
+    },
     close: async () => {
-      if (owned) await http.close().catch(() => {});
+      if (owned) await http?.close().catch(() => {});
     },
   };
 }

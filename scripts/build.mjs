@@ -16,6 +16,9 @@ await build({
   format: "esm",
   target: "node20",
   packages: "external",
+  // chunks loaded on demand: `serve` imports its server (hono) only when it runs
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   sourcemap: "linked",
   logLevel: "warning",
 });

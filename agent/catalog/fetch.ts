@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import { undici } from "../http/undici.js";
 import { normalizeRemoteEntry, type CatalogEntry, type SourceInfo } from "../../shared/catalog.js";
 import { isPixelRtsError, PixelRtsError } from "../../shared/errors.js";
 import type { ServerConfig } from "../config/servers.js";
@@ -168,7 +169,7 @@ export async function streamCatalog(
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
   const maxBytes = opts.maxBytes ?? MAX_CATALOG_BYTES;
   try {
-    const res = await request(url, {
+    const res = await undici().request(url, {
       dispatcher,
       method: "GET",
       signal,

@@ -2,7 +2,7 @@ import { fail } from "../../shared/errors.js";
 import { parseBootFlags } from "../boot/settings.js";
 import type { Command } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
-import { DEFAULT_HOST, DEFAULT_PORT, MIN_TOKEN_LENGTH, startServe } from "../serve/index.js";
+import { DEFAULT_HOST, DEFAULT_PORT, MIN_TOKEN_LENGTH } from "../serve/defaults.js";
 import { CACHE_DIR_OPTION, secondsFlag, withAgent } from "./common.js";
 
 export const serveCommand: Command = {
@@ -41,6 +41,8 @@ export const serveCommand: Command = {
     const bootDefaults = parseBootFlags({ ...ctx.values, display: "none", serial: "stdio" }, ctx.given);
     const token = process.env.PIXELRTS_SERVE_TOKEN || undefined;
     return withAgent(ctx, async (agent) => {
+      // loaded here: hono and its Node server cost ~70 ms of start-up that other commands skip
+      const { startServe } = await import("../serve/index.js");
       const serve = await startServe({
         agent,
         host: host.replace(/^\[|\]$/g, ""),

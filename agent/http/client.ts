@@ -1,4 +1,5 @@
-import { Agent, interceptors, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import { undici } from "./undici.js";
 import type { Settings } from "../config/settings.js";
 import { MAX_REDIRECTS, redirectPolicy } from "./redirects.js";
 
@@ -20,6 +21,7 @@ export interface HttpClientOptions {
  * on disk, which only the pull loop knows about (see agent/http/retry.ts for the policy).
  */
 export function createHttpClient(opts: HttpClientOptions): Dispatcher {
+  const { Agent, interceptors } = undici();
   const agent = new Agent({
     keepAliveTimeout: 10_000,
     keepAliveMaxTimeout: 60_000,

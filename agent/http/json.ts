@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import { undici } from "./undici.js";
 import { PixelRtsError } from "../../shared/errors.js";
 import { readText } from "./body.js";
 import { USER_AGENT } from "./client.js";
@@ -23,7 +24,7 @@ export async function getJson<T>(dispatcher: Dispatcher, url: string, opts: { ti
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
   try {
-    const res = await request(url, {
+    const res = await undici().request(url, {
       dispatcher,
       method: "GET",
       signal,

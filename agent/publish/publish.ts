@@ -5,7 +5,8 @@
  */
 import { createReadStream } from "node:fs";
 import { basename } from "node:path";
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import { undici } from "../http/undici.js";
 import type { CatalogEntry } from "../../shared/catalog.js";
 import { fail, PixelRtsError } from "../../shared/errors.js";
 import { verifyContainerFile } from "../codec/decode-file.js";
@@ -78,7 +79,7 @@ export interface Call {
 
 export async function send<T>(http: Dispatcher, opts: PublishOptions, call: Call): Promise<T> {
   return withRetry(async () => {
-    const res = await request(call.url, {
+    const res = await undici().request(call.url, {
       dispatcher: http,
       method: call.method,
       headers: { "user-agent": USER_AGENT, authorization: `Bearer ${opts.token}`, ...call.headers },

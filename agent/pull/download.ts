@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { open, readFile, rm, stat, statfs } from "node:fs/promises";
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import { undici } from "../http/undici.js";
 import { PixelRtsError } from "../../shared/errors.js";
 import type { ContentCache } from "../cache/cache.js";
 import { readFileBlocks } from "../cache/hash-file.js";
@@ -222,7 +223,7 @@ async function requestWithHeadersDeadline(url: string, deps: DownloadDeps, heade
   timer.unref();
   const signal = deps.signal ? AbortSignal.any([deps.signal, deadline.signal]) : deadline.signal;
   try {
-    return await request(url, { dispatcher: deps.http, method: "GET", headers, signal });
+    return await undici().request(url, { dispatcher: deps.http, method: "GET", headers, signal });
   } catch (e) {
     if (deadline.signal.aborted && !deps.signal?.aborted) throw deadline.signal.reason;
     throw e;

@@ -38,11 +38,11 @@ import { isLoopbackHost, normalizeOrigin, security } from "./security.js";
 import type { ServeEnv, ServeState } from "./state.js";
 import { ThumbnailCache } from "./thumbnails.js";
 
-export const DEFAULT_PORT = 8780;
-export const DEFAULT_HOST = "127.0.0.1";
+import { DEFAULT_HOST, DEFAULT_PORT, MIN_TOKEN_LENGTH } from "./defaults.js";
+
+export { DEFAULT_HOST, DEFAULT_PORT, MIN_TOKEN_LENGTH };
 /** Inline thumbnail characters kept per source (an original server's are ~254 KB each). */
 export const SERVE_THUMBNAIL_BUDGET = 4 * 1024 * 1024;
-export const MIN_TOKEN_LENGTH = 16;
 
 export interface ServeOptions {
   agent: AgentContext;
