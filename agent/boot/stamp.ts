@@ -9,7 +9,7 @@
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { CacheLayout, hashFile } from "../cache/index.js";
-import { writeFileAtomic } from "../codec/files.js";
+import { writeFileAtomic } from "../fsutil/index.js";
 import { stampOf, type FileStamp } from "./unpack.js";
 
 interface BlobStamp extends FileStamp {

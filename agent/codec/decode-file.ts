@@ -22,7 +22,8 @@ import { decodeToSink, needsInMemoryDecode, type StreamDecoded, type StreamDecod
 import type { SignatureStatus } from "../../shared/container/signature.js";
 import type { PixelRtsMetadata } from "../../shared/container/types.js";
 import { fail } from "../../shared/errors.js";
-import { decodeFile, fileError, findSidecar, readHead, trustedKeysFromEnv, writeFileAtomic } from "./files.js";
+import { decodeFile, findSidecar, readHead, trustedKeysFromEnv } from "./files.js";
+import { fileError, writeFileAtomic } from "../fsutil/index.js";
 import { hashParts, type HashPart } from "./hash-parts.js";
 import { maxGridFromEnv } from "./limits.js";
 import { NODE_CODEC } from "./node-platform.js";

@@ -17,7 +17,7 @@ import { HilbertRows } from "../../shared/hilbert.js";
 import type { PyDict } from "../../shared/pyjson.js";
 import { zlibHeader, zlibTrailer } from "../../shared/zlib.js";
 import { combineAdler, DeflatePool, type Band } from "./deflate-pool.js";
-import { fileError, writeFileAtomic } from "./files.js";
+import { fileError, writeFileAtomic } from "../fsutil/index.js";
 import { hashParts, type HashPart } from "./hash-parts.js";
 import { maxGridFromEnv } from "./limits.js";
 import { nodeCrc32 } from "./node-platform.js";

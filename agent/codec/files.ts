@@ -1,12 +1,10 @@
-/** Container files on disk: decode with the sidecar rule, write atomically. */
+/** Container files on disk: decode with the sidecar rule (writing them: fsutil's writeFileAtomic). */
 import { createReadStream, existsSync, statSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { open, readFile } from "node:fs/promises";
 import { decodeContainer, type DecodeOptions, type DecodedContainer } from "../../shared/container/decode.js";
 import { scanContainerHead, type HeadScan } from "../../shared/container/head.js";
 import type { ContainerHead } from "../../shared/container/types.js";
-import { fail, PixelRtsError } from "../../shared/errors.js";
+import { fail } from "../../shared/errors.js";
 import { NODE_CODEC } from "./node-platform.js";
 
 const READ_CHUNK = 1 << 20;
@@ -70,66 +68,5 @@ export async function readHead(path: string): Promise<ContainerHead> {
     }
   } finally {
     await fh.close();
-  }
-}
-
-const ERRNO_TEXT: Record<string, string> = {
-  EACCES: "permission denied",
-  EPERM: "operation not permitted",
-  EROFS: "read-only file system",
-  ELOOP: "too many levels of symbolic links (a symlink loop)",
-  EISDIR: "is a directory",
-  ENOTDIR: "a part of the path is not a directory",
-  ENAMETOOLONG: "file name too long",
-  EMFILE: "too many open files",
-};
-
-/**
- * A file-system error as a stable code: a missing file is E_NOT_FOUND, a full disk E_DISK_FULL,
- * anything else (permissions, read-only file system, a symlink loop ...) E_IO naming the cause.
- * PixelRtsErrors pass through.
- */
-export function fileError(e: unknown, what: string): PixelRtsError {
-  if (e instanceof PixelRtsError) return e;
-  const errno = (e as NodeJS.ErrnoException)?.code ?? "";
-  const details = { errno };
-  if (errno === "ENOENT") return new PixelRtsError("E_NOT_FOUND", `${what}: no such file or directory`, details, { cause: e });
-  if (errno === "ENOSPC" || errno === "EDQUOT") return new PixelRtsError("E_DISK_FULL", `${what}: no space left on device; nothing was written`, details, { cause: e });
-  return new PixelRtsError("E_IO", `${what}: ${ERRNO_TEXT[errno] ?? (e as Error)?.message ?? String(e)}${errno ? ` (${errno})` : ""}`, details, { cause: e });
-}
-
-/**
- * Writes a file so that readers see the old one or the complete new one, never a part:
- * a temp file beside the target, fsync, rename. On any error the temp file is removed.
- */
-export async function writeFileAtomic(target: string, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<number> {
-  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
-  let fh;
-  try {
-    await mkdir(dirname(target), { recursive: true });
-    fh = await open(tmp, "wx");
-  } catch (e) {
-    throw fileError(e, `cannot write ${target}`);
-  }
-  let written = 0;
-  try {
-    const parts = data instanceof Uint8Array ? [data] : data;
-    for await (const part of parts) {
-      let off = 0;
-      while (off < part.length) {
-        const { bytesWritten } = await fh.write(part, off, part.length - off);
-        off += bytesWritten;
-      }
-      written += part.length;
-    }
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, target);
-    return written;
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    // File-system errors get their code; anything else (an encoder error) is passed on as is.
-    throw (e as NodeJS.ErrnoException)?.code ? fileError(e, `cannot write ${target}`) : e;
   }
 }

@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { fileError } from "../codec/files.js";
+import { fileError } from "../fsutil/index.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const VECTORS = join(ROOT, "test/fixtures/vectors");

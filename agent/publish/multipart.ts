@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { isPixelRtsError } from "../../shared/errors.js";
-import { writeFileAtomic } from "../codec/files.js";
+import { writeFileAtomic } from "../fsutil/index.js";
 import { PART_SIZE, send, type PublishOptions, type PublishResult } from "./publish.js";
 
 /** R2 wants ≥ 5 MiB for every part but the last, and at most 10,000 parts. */
