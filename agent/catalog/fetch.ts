@@ -1,14 +1,10 @@
 import { readFile } from "node:fs/promises";
 import type { Dispatcher } from "undici";
-import { undici } from "../http/undici.js";
 import { normalizeRemoteEntry, type CatalogEntry, type SourceInfo } from "../../shared/catalog.js";
 import { isPixelRtsError, PixelRtsError } from "../../shared/errors.js";
 import type { ServerConfig } from "../config/servers.js";
 import { writeFileAtomic } from "../fsutil/index.js";
-import { USER_AGENT } from "../http/client.js";
-import { header } from "../http/json.js";
-import { assertHttpUrl } from "../http/redirects.js";
-import { statusError, toHttpError } from "../http/retry.js";
+import { getJsonWith } from "../http/json.js";
 import type { AgentContext } from "../context.js";
 import { CatalogStreamParser } from "./stream-json.js";
 
@@ -164,31 +160,8 @@ export async function streamCatalog(
   url: string,
   opts: { timeoutMs: number; thumbnailBudget: number; source: SourceInfo; federated: boolean; etag?: string; signal?: AbortSignal; maxBytes?: number },
 ): Promise<StreamedCatalog> {
-  assertHttpUrl(url, "the catalog URL");
-  const deadline = AbortSignal.timeout(opts.timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
   const maxBytes = opts.maxBytes ?? MAX_CATALOG_BYTES;
-  try {
-    const res = await undici().request(url, {
-      dispatcher,
-      method: "GET",
-      signal,
-      headers: { accept: "application/json", "user-agent": USER_AGENT, ...(opts.etag ? { "if-none-match": opts.etag } : {}) },
-    });
-    const etag = header(res.headers, "etag");
-    if (res.statusCode === 304) {
-      await res.body.dump();
-      return { status: 304, ...(etag ?? opts.etag ? { etag: etag ?? opts.etag } : {}) };
-    }
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      throw statusError("GET", url, res.statusCode, "", header(res.headers, "retry-after"));
-    }
-    const type = header(res.headers, "content-type") ?? "";
-    if (!/\bjson\b/i.test(type)) {
-      await res.body.dump();
-      throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url} returned ${type || "no Content-Type"}, not JSON`, { url });
-    }
+  const r = await getJsonWith(dispatcher, url, opts, async (body) => {
     const entries: CatalogEntry[] = [];
     const raw: unknown[] = [];
     const parser = new CatalogStreamParser({
@@ -202,15 +175,10 @@ export async function streamCatalog(
       },
     });
     let n = 0;
-    try {
-      for await (const chunk of res.body) {
-        n += chunk.length;
-        if (n > maxBytes) throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url}: the catalog is larger than ${maxBytes} bytes`, { url, max: maxBytes });
-        parser.write(chunk);
-      }
-    } catch (e) {
-      res.body.destroy();
-      throw e;
+    for await (const chunk of body) {
+      n += chunk.length;
+      if (n > maxBytes) throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url}: the catalog is larger than ${maxBytes} bytes`, { url, max: maxBytes });
+      parser.write(chunk);
     }
     let result;
     try {
@@ -218,10 +186,7 @@ export async function streamCatalog(
     } catch (e) {
       throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url}: ${(e as Error).message}`, { url });
     }
-    return { status: 200, ...(etag ? { etag } : {}), entries, raw, thumbnails: { kept: result.thumbnails.kept, dropped: result.thumbnails.dropped } };
-  } catch (e) {
-    if (deadline.aborted && !opts.signal?.aborted) throw new PixelRtsError("E_TIMEOUT", `GET ${url}: no answer within ${Math.round(opts.timeoutMs / 1000)} s`, { url });
-    if (isPixelRtsError(e) && e.code === "E_BAD_RESPONSE" && !/^GET /.test(e.message)) throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url}: ${e.message}`, { url });
-    throw toHttpError(e, url);
-  }
+    return { entries, raw, thumbnails: { kept: result.thumbnails.kept, dropped: result.thumbnails.dropped } };
+  });
+  return r.status === 304 ? r : { status: 200, ...(r.etag ? { etag: r.etag } : {}), ...r.value };
 }

@@ -1,6 +1,6 @@
 import type { Dispatcher } from "undici";
 import { undici } from "./undici.js";
-import { PixelRtsError } from "../../shared/errors.js";
+import { isPixelRtsError, PixelRtsError } from "../../shared/errors.js";
 import { readText } from "./body.js";
 import { USER_AGENT } from "./client.js";
 import { assertHttpUrl } from "./redirects.js";
@@ -15,11 +15,21 @@ export interface JsonResponse<T> {
 
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
 
+export interface JsonGetOptions {
+  timeoutMs: number;
+  etag?: string;
+  signal?: AbortSignal;
+}
+
+type JsonBody = Awaited<ReturnType<ReturnType<typeof undici>["request"]>>["body"];
+
 /**
- * GET a JSON document (catalogs, health) with an overall deadline and optional If-None-Match.
- * Not retried here: a catalog listing must stay fast, and a stale copy is the fallback.
+ * The rules every JSON GET follows (catalogs, health): one overall deadline, If-None-Match, 200
+ * or 304 only, a JSON Content-Type. `read` consumes the body of a 200; its E_BAD_RESPONSE
+ * errors are prefixed with the request. Not retried here: a catalog listing must stay fast, and
+ * a stale copy is the fallback.
  */
-export async function getJson<T>(dispatcher: Dispatcher, url: string, opts: { timeoutMs: number; etag?: string; signal?: AbortSignal }): Promise<JsonResponse<T>> {
+export async function getJsonWith<T>(dispatcher: Dispatcher, url: string, opts: JsonGetOptions, read: (body: JsonBody) => Promise<T>): Promise<{ status: 304; etag?: string } | { status: 200; etag?: string; value: T }> {
   assertHttpUrl(url, "the catalog URL");
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
@@ -44,18 +54,32 @@ export async function getJson<T>(dispatcher: Dispatcher, url: string, opts: { ti
       await res.body.dump();
       throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url} returned ${type || "no Content-Type"}, not JSON`, { url });
     }
-    const text = await readText(res.body, MAX_JSON_BYTES, `GET ${url}`);
-    let body: T;
+    let value: T;
     try {
-      body = JSON.parse(text) as T;
+      value = await read(res.body);
     } catch (e) {
-      throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url}: malformed JSON (${(e as Error).message})`, { url });
+      res.body.destroy();
+      throw e;
     }
-    return { status: 200, ...(etag ? { etag } : {}), body };
+    return { status: 200, ...(etag ? { etag } : {}), value };
   } catch (e) {
     if (deadline.aborted && !opts.signal?.aborted) throw new PixelRtsError("E_TIMEOUT", `GET ${url}: no answer within ${Math.round(opts.timeoutMs / 1000)} s`, { url });
+    if (isPixelRtsError(e) && e.code === "E_BAD_RESPONSE" && !/^GET /.test(e.message)) throw new PixelRtsError("E_BAD_RESPONSE", `GET ${url}: ${e.message}`, { url });
     throw toHttpError(e, url);
   }
+}
+
+/** GET a whole JSON document (at most 64 MiB), parsed. */
+export async function getJson<T>(dispatcher: Dispatcher, url: string, opts: JsonGetOptions): Promise<JsonResponse<T>> {
+  const r = await getJsonWith(dispatcher, url, opts, async (body) => {
+    const text = await readText(body, MAX_JSON_BYTES, `GET ${url}`);
+    try {
+      return JSON.parse(text) as T;
+    } catch (e) {
+      throw new PixelRtsError("E_BAD_RESPONSE", `malformed JSON (${(e as Error).message})`, { url });
+    }
+  });
+  return r.status === 304 ? r : { status: 200, ...(r.etag ? { etag: r.etag } : {}), body: r.value };
 }
 
 export function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
