@@ -8,7 +8,6 @@
  * - a catalog of 200,000 entries is listed, not E_INTERNAL;
  * - a valid signature over another payload's hash is never "trusted" through `inspect`.
  */
-import { spawn } from "node:child_process";
 import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -16,11 +15,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { runCli } from "./helpers/cli.js";
 import type { PyDict } from "../shared/pyjson.js";
 import { HOSTILE_TEXT, hostileBundle, RAW_CONTROL } from "./helpers/hostile-containers.js";
 import { startTestWorker, type TestWorker } from "./helpers/miniflare-worker.js";
 
-const ROOT = join(import.meta.dirname, "..");
 const TOKEN = "hostile-test-token";
 const dir = mkdtempSync(join(tmpdir(), "pixelrts-hostile-"));
 const fakeBin = join(dir, "bin");
@@ -43,15 +42,7 @@ interface Run {
   stderr: string;
 }
 function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, "agent/bin/pixelrts.mjs"), ...args], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { cwd: dir, env });
 }
 
 let worker: TestWorker;

@@ -70,12 +70,17 @@ afterEach(async () => {
 });
 
 describe("pixelrts pull --offline", () => {
-  it("nothing cached: E_OFFLINE, exit 4, and not one request", async () => {
+  it("nothing cached: E_OFFLINE, exit 4, and not one request (pull and boot)", async () => {
     await serve();
     const url = `${srv!.url}/api/v1/containers/tiny`;
     const r = await cli(["pull", url, "--offline"]);
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/^pixelrts: E_OFFLINE: .*--offline/);
+    expect(srv!.requests).toEqual([]);
+    // boot takes the same flag to the same place (it reaches QEMU only through a cached copy)
+    const b = await cli(["boot", url, "--offline", "--dry-run"]);
+    expect(b.code).toBe(4);
+    expect(b.stderr).toMatch(/^pixelrts: E_OFFLINE: .*--offline/);
     expect(srv!.requests).toEqual([]);
   });
 

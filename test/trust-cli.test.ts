@@ -4,7 +4,7 @@
  * signature envelopes the way the Worker does (`/blobs/sha256/<hex>/signatures`). What each
  * refusal leaves behind is checked: nothing reaches the cache, QEMU is never started.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { runCli } from "./helpers/cli.js";
 import { makeContainerBytes } from "./helpers/fault-server.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -27,15 +28,7 @@ interface Run {
 }
 
 function cli(env: Record<string, string>, ...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work, PIXELRTS_RETRIES: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { cli: CLI, cwd: work, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work, PIXELRTS_RETRIES: "0", ...env } });
 }
 
 /** A catalog server: one entry per name, bytes by digest, and the envelopes listed for each digest. */

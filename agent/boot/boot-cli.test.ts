@@ -11,6 +11,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { type CliRun, runCli } from "../../test/helpers/cli.js";
 import type { PyDict, PyValue } from "../../shared/pyjson.js";
 import { hostileBundle as makeHostileBundle, RAW_CONTROL } from "../../test/helpers/hostile-containers.js";
 
@@ -50,16 +51,8 @@ function cli(path: string, ...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 /** The same, without blocking: independent runs can overlap. */
-function cliAsync(path: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, "agent/bin/pixelrts.mjs"), ...args], { cwd: work, env: env(path), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function cliAsync(path: string, ...args: string[]): Promise<CliRun> {
+  return runCli(args, { cwd: work, env: env(path) });
 }
 /** A CLI run that can be signalled when its output shows `ready`. */
 function cliLive(args: string[], ready: string, sig: NodeJS.Signals) {

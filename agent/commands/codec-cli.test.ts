@@ -1,10 +1,10 @@
 /** pack / inspect / extract through the real CLI process (dist bundle built by `npm test`). */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { type CliRun, runCli } from "../../test/helpers/cli.js";
 import { fileError } from "../fsutil/index.js";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -16,16 +16,8 @@ writeFileSync(join(work, "k"), Buffer.alloc(1000, 3));
 writeFileSync(join(work, "in.bin"), Buffer.alloc(100, 4));
 
 /** The CLI as a child process; async, so independent rows can run side by side. */
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, "agent/bin/pixelrts.mjs"), ...args], { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(...args: string[]): Promise<CliRun> {
+  return runCli(args, { cwd: work });
 }
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
