@@ -7,14 +7,15 @@ import { remoteFixtures, TEST_REMOTES } from "./worker/test/remotes.node.js";
 /**
  * The slow system tests: a Debian system built with mmdebstrap and booted to multi-user.target
  * from the Worker, and a 600 MiB container through the codec in bounded memory. They run in CI
- * as their own step, so `npm test` stays a fast suite (~2 minutes on 2 cores).
+ * as their own step, so `npm test` stays a fast suite (about 2½ minutes on 2 cores).
  */
 const SYSTEM_TESTS = ["test/e2e/debian.test.ts", "test/large-container.test.ts"];
 
 export default defineConfig({
   test: {
-    // Three test files at once on the 2-core CI machine: most of the suite waits on child
-    // processes (the CLI, wrangler dev, QEMU) and sockets, not on the CPU (72 s instead of 117 s).
+    // Three test files at once on the 2-core CI machine: much of the suite waits on child
+    // processes (the CLI, wrangler dev, QEMU) and sockets. Four measured no faster (130 s both,
+    // 2026-12-03): by three, both cores are busy.
     maxWorkers: 3,
     projects: [
       {
