@@ -4,6 +4,7 @@ import { resolvePaths, type AgentPaths, type Env } from "./config/paths.js";
 import { ServerStore } from "./config/servers.js";
 import { loadSettings, type Settings } from "./config/settings.js";
 import { createHttpClient, httpOptionsFrom } from "./http/client.js";
+import { PixelRtsError } from "../shared/errors.js";
 
 /** Everything a command needs, built once per invocation. Close it to drop keep-alive sockets. */
 export interface AgentContext {
@@ -34,15 +35,19 @@ export async function openAgent(opts: OpenAgentOptions = {}): Promise<AgentConte
   // Created on first use: most commands never touch the network (agent/http/undici.ts).
   let http = opts.http;
   const owned = !opts.http;
+  let closed = false;
   return {
     paths,
     settings,
     servers: new ServerStore(paths.configDir),
     cache: new ContentCache(paths.cacheDir),
     get http() {
+      // After close, no new client (nothing would close it); a late request fails as interrupted.
+      if (!http && closed) throw new PixelRtsError("E_INTERRUPTED", "the agent is shutting down");
       return (http ??= createHttpClient({ ...httpOptionsFrom(settings), ...(opts.interceptors ? { interceptors: opts.interceptors } : {}) }));
     },
     close: async () => {
+      closed = true;
       if (owned) await http?.close().catch(() => {});
     },
   };

@@ -250,26 +250,33 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
     const args = [...qemuArgs, "-vnc", `${this.o.vncHost}:${vm.display},to=99`, "-qmp", `unix:${vm.socket},server=on,wait=off`];
     // Its own process group: a Ctrl-C in serve's terminal reaches serve (which stops the VM
     // properly), not QEMU directly.
-    const child = spawn(vm.binaryPath!, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
-    vm.child = child;
     let attemptDone!: () => void;
     vm.attemptExited = new Promise<void>((r) => (attemptDone = r));
+    const cannotStart = (e: unknown): PixelRtsError => {
+      attemptDone();
+      vm.info.error_code = (e as NodeJS.ErrnoException)?.code === "ENOENT" ? "E_QEMU_NOT_FOUND" : "E_IO";
+      vm.info.error_message = `cannot start ${vm.binaryPath}: ${(e as Error)?.message ?? String(e)}`;
+      this.end(vm, "error", null);
+      vm.markExited();
+      return new PixelRtsError(vm.info.error_code as `E_${string}`, vm.info.error_message);
+    };
+    let child: ChildProcess;
+    try {
+      child = spawn(vm.binaryPath!, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    } catch (e) {
+      throw cannotStart(e); // spawn throws at once for some errors (ENOMEM, E2BIG ...)
+    }
+    vm.child = child;
     child.stdout!.on("data", (chunk: Buffer) => this.serial(vm, chunk));
     child.stderr!.setEncoding("utf8").on("data", (t: string) => (vm.stderr = (vm.stderr + t).slice(-8192)));
-    child.on("exit", (code, signal) => {
+    // `close`, not `exit`: only then has all of its serial output and stderr been read.
+    child.on("close", (code, signal) => {
       attemptDone();
       this.exited(vm, code, signal);
     });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
-      child.once("error", (e) => {
-        attemptDone();
-        vm.info.error_code = (e as NodeJS.ErrnoException).code === "ENOENT" ? "E_QEMU_NOT_FOUND" : "E_IO";
-        vm.info.error_message = `cannot start ${vm.binaryPath}: ${e.message}`;
-        this.end(vm, "error", null);
-        vm.markExited();
-        reject(new PixelRtsError(vm.info.error_code as `E_${string}`, vm.info.error_message));
-      });
+      child.once("error", (e) => reject(cannotStart(e)));
     });
     vm.info.pid = child.pid ?? null;
     vm.startedMs = Date.now();
@@ -360,8 +367,9 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
       if (existsSync(vm.socket)) done();
     });
     const first = await Promise.race([appeared, gone]);
+    const current = () => vm.attemptExited === attempt && !isEnded(vm.info.status);
     if (first !== "ready") {
-      if (first === "timeout") {
+      if (first === "timeout" && current()) {
         vm.info.error_code = "E_QMP";
         vm.info.error_message = `QEMU did not open its QMP socket within ${Math.round(this.o.qmpTimeoutMs / 1000)} s`;
         vm.child?.kill("SIGKILL");
@@ -371,11 +379,14 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
     try {
       const qmp = await this.connectQmp(vm, attempt);
       if (!qmp) return;
-      if (isEnded(vm.info.status) || vm.attemptExited !== attempt) return qmp.close();
+      if (!current()) return qmp.close();
       vm.qmp = qmp;
       qmp.on("event", (ev) => this.qmpEvent(vm, ev));
       const status = await qmp.execute<{ status?: string; running?: boolean }>("query-status");
       const vnc = await qmp.execute<{ enabled?: boolean; service?: string }>("query-vnc").catch(() => undefined);
+      // This QEMU may have died meanwhile (KVM aborting at its first instruction): its answers
+      // say nothing about the one that replaced it.
+      if (!current()) return;
       const port = Number(vnc?.service);
       if (vnc?.enabled && Number.isInteger(port) && port > 0) vm.info.vnc_port = port;
       if (status?.running && vm.info.status === "booting") {
@@ -383,7 +394,10 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
         this.changed(vm);
       }
     } catch (e) {
-      if (!isEnded(vm.info.status) && vm.info.status === "booting") {
+      // A QMP connection cut because QEMU exited is not a QMP failure: the exit decides (a KVM
+      // abort then boots again under TCG). Give the exit a moment to be seen.
+      const exited = await Promise.race([attempt.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 500).unref())]);
+      if (!exited && current() && vm.info.status === "booting") {
         vm.info.error_code = "E_QMP";
         vm.info.error_message = `cannot talk to QEMU over QMP: ${(e as Error).message}`;
         vm.child?.kill("SIGKILL");
@@ -416,6 +430,7 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
   }
 
   private exited(vm: Vm, code: number | null, signal: NodeJS.Signals | null): void {
+    if (isEnded(vm.info.status)) return; // it never started: `close` follows a spawn error, already handled
     vm.qmp?.close();
     const tail = vm.decoder.decode();
     if (tail) this.emit("serial", { vm_id: vm.info.vm_id, offset: vm.info.serial_bytes, bytes: 0, data: tail });

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 
 /** Feeds bytes [0, length) of a file (the whole file by default) to `update`, in 1 MiB blocks. Returns the count. */
-export async function readFileBlocks(path: string, update: (block: Buffer) => void, length = Infinity): Promise<number> {
+export async function readFileBlocks(path: string, update: (block: Buffer) => void | Promise<void>, length = Infinity): Promise<number> {
   const fh = await open(path, "r");
   try {
     let pos = 0;
@@ -11,7 +11,7 @@ export async function readFileBlocks(path: string, update: (block: Buffer) => vo
       const buf = Buffer.allocUnsafe(Math.min(1 << 20, length - pos));
       const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) break;
-      update(buf.subarray(0, bytesRead));
+      await update(buf.subarray(0, bytesRead)); // a slower consumer (the worker hasher) sets the pace
       pos += bytesRead;
     }
     return pos;
@@ -23,6 +23,6 @@ export async function readFileBlocks(path: string, update: (block: Buffer) => vo
 /** SHA-256 (hex) of a whole file. */
 export async function hashFile(path: string): Promise<{ hex: string; bytes: number }> {
   const h = createHash("sha256");
-  const bytes = await readFileBlocks(path, (b) => h.update(b));
+  const bytes = await readFileBlocks(path, (b) => void h.update(b));
   return { hex: h.digest("hex"), bytes };
 }

@@ -377,7 +377,7 @@ async function streamToFile(body: Body, job: BodyJob, hasher: Hasher, deps: Down
     for await (const chunk of body) {
       guard.received(chunk.length);
       if (writer.end + chunk.length > job.total) throw new PixelRtsError("E_BAD_RESPONSE", `server sent more than the declared ${job.total} bytes`, { total: job.total, retryable: false });
-      hasher.update(chunk);
+      await hasher.update(chunk);
       await writer.add(chunk);
     }
     await writer.finish();

@@ -29,6 +29,25 @@ describe("hasher", () => {
     }
   });
 
+  it("the worker hasher asks its feeder to wait once 16 MiB are queued, and the digest stays right", async () => {
+    const data = bytes(40 * MiB + 5, 9);
+    const h = createHasher("worker");
+    try {
+      let waits = 0;
+      for (let off = 0; off < data.length; off += 8 * MiB) {
+        const pending = h.update(data.subarray(off, off + 8 * MiB));
+        if (pending) {
+          waits++;
+          await pending;
+        }
+      }
+      expect(waits).toBeGreaterThan(0); // 8 MiB per call: the second call already has 16 batches queued
+      expect(await h.digest()).toBe(createHash("sha256").update(data).digest("hex"));
+    } finally {
+      h.dispose();
+    }
+  });
+
   it("auto picks inline below 32 MiB, the worker above when there is a second core; explicit modes are kept", () => {
     expect(resolveHashMode("auto", 1000)).toBe("inline");
     expect(resolveHashMode("auto", 64 << 20)).toBe(availableParallelism() > 1 ? "worker" : "inline");

@@ -13,7 +13,8 @@ import { Worker } from "node:worker_threads";
  * worker for downloads of 32 MiB or more when there is a second core, inline otherwise.
  */
 export interface Hasher {
-  update(chunk: Uint8Array): void;
+  /** Feeds bytes in order; a promise means "wait before feeding more" (the worker is behind). */
+  update(chunk: Uint8Array): void | Promise<void>;
   digest(): Promise<string>;
   dispose(): void;
 }
@@ -36,24 +37,40 @@ const { parentPort } = require("node:worker_threads");
 const h = require("node:crypto").createHash("sha256");
 parentPort.on("message", (m) => {
   if (m === "digest") parentPort.postMessage(h.digest("hex"));
-  else h.update(m);
+  else {
+    h.update(m);
+    parentPort.postMessage(0); // one batch done
+  }
 });
 `;
 
 const BATCH = 1 << 20;
+/** Batches posted and not yet hashed before update() asks its caller to wait: memory stays at ~16 MiB however fast bytes arrive (a resume re-hashes its prefix from disk at disk speed). */
+const MAX_IN_FLIGHT = 16;
 
 class WorkerHasher implements Hasher {
   private worker = new Worker(WORKER_SOURCE, { eval: true });
   private batch = new Uint8Array(BATCH);
   private used = 0;
   private failed: Error | undefined;
+  private inFlight = 0;
+  private resumeFeeding: (() => void) | undefined;
+  private onDigest: ((hex: string) => void) | undefined;
 
   constructor() {
-    this.worker.on("error", (e) => (this.failed = e));
+    this.worker.on("error", (e) => {
+      this.failed = e;
+      this.wakeFeeder();
+    });
+    this.worker.on("message", (m: number | string) => {
+      if (typeof m === "string") return this.onDigest?.(m);
+      this.inFlight--;
+      if (this.inFlight < MAX_IN_FLIGHT) this.wakeFeeder();
+    });
     this.worker.unref();
   }
 
-  update(chunk: Uint8Array): void {
+  update(chunk: Uint8Array): void | Promise<void> {
     let off = 0;
     while (off < chunk.length) {
       const n = Math.min(chunk.length - off, BATCH - this.used);
@@ -62,12 +79,21 @@ class WorkerHasher implements Hasher {
       off += n;
       if (this.used === BATCH) this.flush();
     }
+    if (this.inFlight < MAX_IN_FLIGHT || this.failed) return;
+    return new Promise<void>((resolve) => (this.resumeFeeding = resolve));
+  }
+
+  private wakeFeeder(): void {
+    const wake = this.resumeFeeding;
+    this.resumeFeeding = undefined;
+    wake?.();
   }
 
   private flush(): void {
     if (this.used === 0) return;
     const buf = this.used === BATCH ? this.batch : this.batch.slice(0, this.used);
     this.worker.postMessage(buf, [buf.buffer as ArrayBuffer]);
+    this.inFlight++;
     this.batch = new Uint8Array(BATCH);
     this.used = 0;
   }
@@ -76,7 +102,7 @@ class WorkerHasher implements Hasher {
     this.flush();
     return new Promise((resolve, reject) => {
       if (this.failed) return reject(this.failed);
-      this.worker.once("message", (hex: string) => resolve(hex));
+      this.onDigest = resolve;
       this.worker.once("error", reject);
       this.worker.postMessage("digest");
     });

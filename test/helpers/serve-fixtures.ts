@@ -5,8 +5,8 @@
  *   SHUTDOWN events), prints a serial console with the boot marker, and behaves as words of the
  *   kernel command line say: `crash` (exit 3 at once), `ignore-powerdown` (only SIGTERM stops
  *   it), `ignore-term` (only SIGKILL does), `poweroff` (the guest powers off by itself once QMP
- *   has been asked), `kvm-broken` (under `-accel kvm`, aborts at once the way QEMU does on a
- *   nested host missing an MSR). It gives up after 60 s, so a broken test never leaves it behind for long;
+ *   has been asked), `kvm-broken` (under `-accel kvm`, aborts when asked query-status over QMP,
+ *   the way QEMU does on a nested host missing an MSR). It gives up after 60 s, so a broken test never leaves it behind for long;
  * - a catalog server shaped like our Worker (entries with sha256, url, blob_url) serving real
  *   containers, counting requests;
  * - an SSE reader that tests wait on.
@@ -28,7 +28,7 @@ const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1
 const words = (opt("-append") || "").split(" ");
 const say = (s) => fs.writeSync(1, s + "\n");
 if (words.includes("crash")) { fs.writeSync(2, "fake qemu: could not load the kernel\n"); process.exit(3); }
-if (words.includes("kvm-broken") && opt("-accel") === "kvm") { fs.writeSync(2, "qemu: error: failed to set MSR 0x10a to 0x0\nkvm_buf_set_msrs: Assertion failed.\n"); process.exit(134); }
+const kvmBroken = words.includes("kvm-broken") && opt("-accel") === "kvm";
 const sockPath = opt("-qmp").replace(/^unix:/, "").split(",")[0];
 const display = Number(opt("-vnc").split(":")[1].split(",")[0]);
 const clients = new Set();
@@ -38,6 +38,9 @@ const ts = () => ({ seconds: Math.floor(Date.now() / 1000), microseconds: 0 });
 function handle(s, m) {
   const reply = (r) => send(s, { return: r, id: m.id });
   if (m.execute === "qmp_capabilities") return reply({});
+  // Like QEMU on a nested host: QMP is up, and KVM fails at the first instruction while a
+  // client is mid-conversation (the worst moment for the client).
+  if (m.execute === "query-status" && kvmBroken) { fs.writeSync(2, "qemu: error: failed to set MSR 0x10a to 0x0\nkvm_buf_set_msrs: Assertion failed.\n"); process.exit(134); }
   if (m.execute === "query-status") return reply({ status: "running", running: true, singlestep: false });
   if (m.execute === "query-vnc") {
     reply({ enabled: true, host: "127.0.0.1", family: "ipv4", service: String(5900 + display), auth: "none", clients: [] });
@@ -72,6 +75,7 @@ process.on("SIGTERM", () => {
   process.exit(0);
 });
 server.listen(sockPath, () => {
+  if (kvmBroken) return; // no guest output: it dies at query-status (handle)
   say("fake firmware: booting kernel, args " + JSON.stringify(opt("-append")) + ", memory " + opt("-m") + ", cpus " + opt("-smp"));
   say("PIXELRTS-BOOT-OK kernel=fake");
 });

@@ -34,7 +34,7 @@ import { parseStatement } from "../../shared/trust/statement";
 import { getConfig, publishKeys } from "../config";
 import { deletePendingSignature, putPendingSignature, readPendingSignature } from "../trust/store";
 import { envelopeFromHeader, requireSignature, type ValidatedEnvelope, validateEnvelope } from "../trust/validate";
-import { entryResponse, overridesFrom, requireSha256, signatureFor, storeSignaturesHook, withOverrides } from "./publish";
+import { entryResponse, overridesFrom, requireSha256, signatureFor, storeSignaturesHook, linkedRecord } from "./publish";
 
 export const multipartRoutes = new Hono<{ Bindings: Env }>();
 
@@ -89,7 +89,7 @@ multipartRoutes.post("/api/v1/containers/:name/uploads", requirePublisher, async
   const overrides = overridesFrom(h);
   const signed = await signatureFor(c.env, h, { sha256: sha, size, name });
 
-  const linked = await linkExisting(storageOf(c.env), name, sha, size, withOverrides(overrides), signed ? storeSignaturesHook(storageOf(c.env), signed) : undefined);
+  const linked = await linkExisting(storageOf(c.env), name, sha, size, linkedRecord(overrides, getConfig(c.env).maxGrid), signed ? storeSignaturesHook(storageOf(c.env), signed) : undefined);
   if (linked) {
     const { entry, status } = await entryResponse(c.env, new URL(c.req.url).origin, name, linked, true);
     return c.json(entry, status);

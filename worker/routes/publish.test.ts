@@ -292,6 +292,24 @@ describe("the head must agree with the image (regression)", () => {
     expect((await call(`/api/v1/containers/huge/uploads/${upload_id}`, { method: "DELETE", headers: bearer })).status).toBeLessThan(300);
   });
 
+  it("refuses a deduplicated publish of bytes stored under a higher MAX_GRID (PUT and multipart create)", async () => {
+    const f = await makeContainer(600, { type: "kernel", name: "huge2" }, 38);
+    const bytes = claimGrid(f.bytes, 16384);
+    const sha256 = await sha256Hex(bytes);
+    expect((await publish("huge-then", { bytes, sha256 })).status).toBe(201); // the default limit takes it
+    const lowered = { ...env, MAX_GRID: "8192" };
+    const put = new Request(`${ORIGIN}/api/v1/containers/huge-now`, { method: "PUT", body: bytes, headers: { ...bearer, "x-pixelrts-sha256": sha256, "content-length": String(bytes.length) } });
+    await expectRejected(await app.fetch(put, lowered, createExecutionContext()), 413, "E_TOO_LARGE");
+    const create = new Request(`${ORIGIN}/api/v1/containers/huge-now/uploads`, {
+      method: "POST",
+      body: bytes.subarray(0, headEnd(bytes)),
+      headers: { ...bearer, "x-pixelrts-sha256": sha256, "x-pixelrts-size": String(bytes.length) },
+    });
+    await expectRejected(await app.fetch(create, lowered, createExecutionContext()), 413, "E_TOO_LARGE");
+    expect((await call("/api/v1/catalog/huge-now")).status).toBe(404);
+    expect((await call("/api/v1/catalog/huge-then")).status).toBe(200);
+  });
+
   it("refuses a PNG with no image data at all (no IDAT)", async () => {
     const f = await makeContainer(600, { type: "kernel", name: "empty" }, 32);
     const bytes = filterPng(f.bytes, (t) => t !== "IDAT");

@@ -24,7 +24,7 @@ import { bodyReader } from "../http/body";
 import { clientSha256 } from "../http/digest";
 import { createOnly } from "../storage/cas";
 import { blobKey, newId, parseName } from "../storage/layout";
-import { readHead } from "../storage/head";
+import { readHead, refuseOverGrid } from "../storage/head";
 import { type ContainerRecord, type RecordOverrides, encodeRecord, recordFromHead } from "../storage/record";
 import { type BeforeInstall, type Linked, linkExisting, localSource, publishObject, readRegister, type Storage, storageOf, unlinkName } from "../storage/store";
 import { listSignatureObjects, storeEnvelope, summaryOf } from "../trust/store";
@@ -38,8 +38,15 @@ export function overridesFrom(h: Headers): RecordOverrides {
 }
 
 /** The stored catalog fields with this request's overrides. */
-export function withOverrides(o: RecordOverrides): (r: ContainerRecord) => ContainerRecord {
-  return (r) => ({ ...r, distro: o.distro ?? r.distro, arch: o.arch ?? r.arch, kernel_version: o.kernel_version ?? r.kernel_version });
+/**
+ * The record a deduplicated publish links under a new name: the stored one with this request's
+ * overrides, refused (413) when its grid is over MAX_GRID (bytes stored under a higher limit).
+ */
+export function linkedRecord(o: RecordOverrides, maxGrid: number): (r: ContainerRecord) => ContainerRecord {
+  return (r) => {
+    if (r.grid_size !== null) refuseOverGrid(r.grid_size, maxGrid);
+    return { ...r, distro: o.distro ?? r.distro, arch: o.arch ?? r.arch, kernel_version: o.kernel_version ?? r.kernel_version };
+  };
 }
 
 /**
@@ -132,7 +139,7 @@ publishRoutes.put("/api/v1/containers/:name", requirePublisher, async (c) => {
   const signed = await signatureFor(c.env, h, { sha256: sha, size: length, name });
   const before = signed ? storeSignaturesHook(store, signed) : undefined;
 
-  const linked = await linkExisting(store, name, sha, length, withOverrides(overrides), before);
+  const linked = await linkExisting(store, name, sha, length, linkedRecord(overrides, cfg.maxGrid), before);
   if (linked) {
     const { entry, status } = await entryResponse(c.env, origin, name, linked, true);
     return c.json(entry, status); // the unread body is drained after the handler (index.ts)

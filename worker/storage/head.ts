@@ -46,12 +46,7 @@ async function scan(prefix: Uint8Array): Promise<HeadScan> {
  */
 export function checkAgainstImage(head: ContainerHead, stoppedAt: "IDAT" | "IEND", maxGrid = MAX_GRID_LIMIT): void {
   const { width, height } = head.ihdr;
-  try {
-    checkGridLimit(head.ihdr, maxGrid);
-  } catch (e) {
-    if (isPixelRtsError(e)) httpFail("E_TOO_LARGE", `${e.message} this catalog takes (its MAX_GRID)`, { details: { grid: Math.max(width, height), max_grid: maxGrid } });
-    throw e;
-  }
+  refuseOverGrid(Math.max(width, height), maxGrid);
   const md = head.metadata;
   if (stoppedAt !== "IDAT") notPixelRts("E_METADATA_INVALID", "the PNG has no image data (no IDAT chunk)");
   if (md.grid_size !== undefined && (md.grid_size !== width || md.grid_size !== height)) {
@@ -65,6 +60,19 @@ export function checkAgainstImage(head: ContainerHead, stoppedAt: "IDAT" | "IEND
     : { encoded_size: md.encoded_size, data_size: md.data_size };
   for (const [field, n] of Object.entries(sizes)) {
     if (n !== undefined && n > capacity) notPixelRts("E_METADATA_INVALID", `${field} ${n} does not fit ${holder} (${capacity} bytes)`);
+  }
+}
+
+/**
+ * 413 E_TOO_LARGE for a grid side over this catalog's MAX_GRID: on the head of an upload, and on
+ * a deduplicated publish of bytes stored when the limit was higher.
+ */
+export function refuseOverGrid(side: number, maxGrid: number): void {
+  try {
+    checkGridLimit({ width: side, height: side }, maxGrid);
+  } catch (e) {
+    if (isPixelRtsError(e)) httpFail("E_TOO_LARGE", `${e.message} this catalog takes (its MAX_GRID)`, { details: { grid: side, max_grid: maxGrid } });
+    throw e;
   }
 }
 
