@@ -11,16 +11,16 @@
  * Options: --sizes 64M,1G,4G (default), --no-codec, --no-boot. Files go to $PIXELRTS_BENCH_DIR
  * (default /var/tmp/pixelrts-bench-images) and are removed at the end; free disk is checked first.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, rmSync, statfsSync, statSync, writeSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { freePort, startWranglerDev, type WranglerDev } from "../scripts/lib/wrangler-dev.mjs";
+import { runProcess, WITH_RSS, withMaxRss } from "../test/helpers/cli.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const CLI = join(ROOT, "agent/bin/pixelrts.mjs");
-const WITH_RSS = join(ROOT, "bench/lib/with-rss.mjs");
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
 const sizesArg = args[args.indexOf("--sizes") + 1];
@@ -50,21 +50,8 @@ function nodeRun(script: string, argv: string[], env: NodeJS.ProcessEnv = proces
   return timed(process.execPath, [WITH_RSS, script, ...argv], env);
 }
 
-function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, argv, { cwd: DIR, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const ms = performance.now() - t0;
-      const m = /MAXRSS (\d+)\s*$/.exec(stderr);
-      resolve({ ms, maxRss: m ? Number(m[1]) : NaN, code, stdout, stderr: stderr.replace(/\n?MAXRSS \d+\s*$/, "") });
-    });
-  });
+async function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return withMaxRss(await runProcess(cmd, argv, { cwd: DIR, env }));
 }
 
 function must(r: Run, what: string): Run {

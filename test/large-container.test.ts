@@ -5,16 +5,14 @@
  * process), and read independently by Pillow: at a few thousand sampled curve indices, walked
  * with the spec's d2xy, its pixels equal the payload's bytes. No timing is asserted.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, mkdtempSync, openSync, rmSync, statfsSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runCli, WITH_RSS, withMaxRss } from "./helpers/cli.js";
 
-const ROOT = join(import.meta.dirname, "..");
-const CLI = join(ROOT, "agent/bin/pixelrts.mjs");
-const WITH_RSS = join(ROOT, "bench/lib/with-rss.mjs");
 const PYTHON = "/usr/bin/python3";
 const hasPillow = spawnSync(PYTHON, ["-c", "import PIL"]).status === 0;
 if (!hasPillow && process.env.CI) throw new Error("python3-pil is missing in CI: .ci/run must install it");
@@ -26,24 +24,8 @@ const SIZE = 600 * MiB + 12_345; // a partial last pixel too
 const ENCODE_RSS_MAX = 512 * MiB;
 const DECODE_RSS_MAX = 256 * MiB;
 
-/**
- * The CLI in a fresh process that reports its own peak RSS (getrusage: the main thread and its
- * worker threads) on stderr as its last line.
- */
-function cliWithRss(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; maxRss: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WITH_RSS, CLI, ...args], { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const m = /MAXRSS (\d+)\s*$/.exec(stderr);
-      resolve({ code, stdout, stderr: stderr.replace(/\n?MAXRSS \d+\s*$/, ""), maxRss: m ? Number(m[1]) : NaN });
-    });
-  });
-}
+/** The CLI in a fresh process that reports its own peak RSS (main thread and worker threads). */
+const cliWithRss = async (...args: string[]) => withMaxRss(await runCli(args, { cwd: work, nodeArgs: [WITH_RSS] }));
 
 /**
  * A payload deflate gets through quickly but whose every 16 KiB differs: a random 16 KiB block

@@ -54,4 +54,5 @@ def main(path):
     print(json.dumps({"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "grid": img.size[0], "text_keys": list(img.text.keys())}))
 
 
-main(sys.argv[1])
+if __name__ == "__main__":
+    main(sys.argv[1])

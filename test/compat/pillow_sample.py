@@ -6,27 +6,9 @@ d2xy, to the payload file's bytes. Usage: pillow_sample.py CONTAINER PAYLOAD SAM
 Prints JSON."""
 import json, random, sys
 from PIL import Image
+from pillow_decode import d2xy  # the spec's curve, one copy (this directory is on sys.path)
 
 Image.MAX_IMAGE_PIXELS = 32768 * 32768
-
-
-def d2xy(n, d):
-    x = y = 0
-    t = d
-    s = 1
-    while s < n:
-        rx = 1 & (t // 2)
-        ry = 1 & (t ^ rx)
-        if ry == 0:
-            if rx == 1:
-                x = s - 1 - x
-                y = s - 1 - y
-            x, y = y, x
-        x += s * rx
-        y += s * ry
-        t //= 4
-        s *= 2
-    return x, y
 
 
 def main(png, payload_path, samples, seed):
