@@ -76,10 +76,14 @@ describe("ColdUnpack", () => {
   });
 
   it("steps aside on a resumed download", async () => {
+    await built;
+    const bytes = readFileSync(container);
     const cache = join(work, "cache3");
     const cold = new ColdUnpack(cache);
-    cold.onBody({ path: join(work, "nothing"), start: 1000, total: 5000 });
-    expect(await cold.finish("0".repeat(64), join(work, "nothing"))).toBe(false);
+    // the real, complete container: a follower that did not step aside would unpack it (true)
+    cold.onBody({ path: container, start: 1000, total: bytes.length });
+    expect(await cold.finish(sha(bytes), container)).toBe(false);
+    expect(existsSync(new CacheLayout(cache).unpackedDir) ? readdirSync(new CacheLayout(cache).unpackedDir) : []).toEqual([]);
   });
 });
 

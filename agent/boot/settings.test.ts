@@ -162,6 +162,13 @@ describe("a container may not take the host down", () => {
     expect(r.flags).toMatchObject({ memory: "64G", cpus: 32 });
     expect(r.notes).toEqual([]);
   });
+
+  it("a boot request's wishes (serve's API) are capped like a container's; the flags beside them are not", () => {
+    const flags = { ...parseBootFlags({ memory: "64G", cpus: "32" }), requested: new Set(["memory"] as const) };
+    const r = resolveBootSettings(flags, {}, () => false, small);
+    expect(r.flags).toMatchObject({ memory: "2048M", cpus: 32 });
+    expect(r.notes).toEqual([expect.stringMatching(/^the boot request asks for 64G of memory; this host has 4 GiB: using 2048M/)]);
+  });
 });
 
 describe("--forward", () => {

@@ -82,6 +82,11 @@ export interface BootFlagValues {
   forwards: PortForward[];
   /** Names of the flags given on the command line. */
   given: ReadonlySet<string>;
+  /**
+   * `memory`/`cpus` that came from a boot request (serve's HTTP API), not from the host's own
+   * user: capped at the host like a container's wishes.
+   */
+  requested?: ReadonlySet<"memory" | "cpus">;
 }
 
 /** A flag's value through the grammar: E_USAGE naming the flag. */
@@ -148,15 +153,18 @@ export function resolveBootSettings(flags: BootFlagValues, container: ContainerB
   const [machine, machineFrom] = from(flags.machine, container.machine, DEFAULT_MACHINE[arch]);
   let [memory, memoryFrom] = from(flags.memory, container.memory, "512M");
   let [cpus, cpusFrom] = from(flags.cpus, container.cpus, 1);
-  // A container may not take the host down: its own wishes are capped at half the host's memory
-  // and at the host's CPUs (a flag, the user's own choice, is not).
+  // A container (or a remote requester) may not take the host down: its wishes are capped at half
+  // the host's memory and at the host's CPUs (a flag, the user's own choice, is not).
+  const asker = (field: "memory" | "cpus", origin: Origin) => (origin === "container" ? "the container" : flags.requested?.has(field) ? "the boot request" : undefined);
   const memCap = Math.max(64, Math.floor(host.memoryBytes / 2 / 1024 ** 2));
-  if (memoryFrom === "container" && memoryBytes(memory) > memCap * 1024 ** 2) {
-    notes.push(`the container asks for ${memory} of memory; this host has ${Math.round(host.memoryBytes / 1024 ** 3)} GiB: using ${memCap}M (--memory overrides)`);
+  const memAsker = asker("memory", memoryFrom);
+  if (memAsker && memoryBytes(memory) > memCap * 1024 ** 2) {
+    notes.push(`${memAsker} asks for ${memory} of memory; this host has ${Math.round(host.memoryBytes / 1024 ** 3)} GiB: using ${memCap}M (--memory overrides)`);
     memory = `${memCap}M`;
   }
-  if (cpusFrom === "container" && cpus > host.cpus) {
-    notes.push(`the container asks for ${cpus} CPUs; this host has ${host.cpus}: using ${host.cpus} (--cpus overrides)`);
+  const cpusAsker = asker("cpus", cpusFrom);
+  if (cpusAsker && cpus > host.cpus) {
+    notes.push(`${cpusAsker} asks for ${cpus} CPUs; this host has ${host.cpus}: using ${host.cpus} (--cpus overrides)`);
     cpus = host.cpus;
   }
   const [cmdline, cmdlineFrom] = from(undefined, container.cmdline, defaultCmdline(arch));

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { writeFakeQemu } from "../../test/helpers/serve-fixtures.js";
-import { type VmInfo, VmSupervisor } from "./vm.js";
+import { readSerialTail, type VmInfo, VmSupervisor } from "./vm.js";
 
 const work = mkdtempSync(join(tmpdir(), "pixelrts-vm-"));
 const qemu = join(writeFakeQemu(work), "qemu-system-x86_64");
@@ -24,8 +24,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const ended = (v: VmInfo) => v.status === "error" || v.status === "stopped";
 
 /** Boots one VM; resolves with its states in order once `done` says so (or it ends). */
-async function boot(spec: { accel: "kvm" | "tcg"; args: string[]; tcgArgs?: string[] }, done: (v: VmInfo) => boolean) {
-  vms = new VmSupervisor({ runDir: work, stopTimeoutMs: 2000, killTimeoutMs: 2000 });
+async function boot(spec: { accel: "kvm" | "tcg"; args: string[]; tcgArgs?: string[] }, done: (v: VmInfo) => boolean, maxSerialLogBytes?: number) {
+  vms = new VmSupervisor({ runDir: work, stopTimeoutMs: 2000, killTimeoutMs: 2000, ...(maxSerialLogBytes ? { maxSerialLogBytes } : {}) });
   const { vm_id } = vms.create({ id: "demo", name: "demo" });
   const states: Pick<VmInfo, "status" | "accel">[] = [];
   const reached = new Promise<VmInfo>((resolve) =>
@@ -65,5 +65,19 @@ describe("a VM whose QEMU dies at once under KVM (--kvm auto)", () => {
     const both = await boot({ accel: "kvm", args: argv("kvm", "crash"), tcgArgs: argv("tcg", "crash") }, () => false);
     expect(both.info).toMatchObject({ status: "error", error_code: "E_QEMU_FAILED", exit_code: 3, accel: "tcg" });
     expect(both.info.error_message).toContain("could not load the kernel");
+  });
+});
+
+describe("the serial log", () => {
+  it("stops growing at its cap, and its tail is read from what it holds (regression: offsets past the file)", async () => {
+    const r = await boot({ accel: "tcg", args: argv("tcg", "console=ttyS0") }, (v) => v.status === "running", 40);
+    // the fake prints its firmware line and the marker (well over 40 bytes) when it starts
+    if (vms!.serialLog(r.vm_id)!.bytes <= 40) await new Promise<void>((resolve) => vms!.on("serial", () => vms!.serialLog(r.vm_id)!.bytes > 40 && resolve()));
+    const log = vms!.serialLog(r.vm_id)!;
+    expect(log.bytes).toBeGreaterThan(40);
+    expect(log.logged).toBe(40);
+    expect(readFileSync(log.path).length).toBe(40); // cut inside the chunk that crossed the cap, not dropped
+    const tail = await readSerialTail(log.path, log.logged, 10);
+    expect(tail).toEqual({ offset: 30, text: readFileSync(log.path, "utf8").slice(30) });
   });
 });

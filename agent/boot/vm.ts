@@ -122,6 +122,8 @@ interface Vm {
   stopStep?: "powerdown" | "sigterm" | "sigkill";
   startedMs?: number;
   stoppedMs?: number;
+  /** Bytes in the serial log file (≤ maxSerialLogBytes; serial_bytes keeps counting past it). */
+  logged: number;
   /** The QEMU process now running ended (a VM may run two: KVM, then TCG). */
   attemptExited?: Promise<void>;
   binaryPath?: string;
@@ -178,6 +180,7 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
       log: join(this.o.runDir, `${id}.serial.log`),
       decoder: new TextDecoder(),
       stderr: "",
+      logged: 0,
       exited,
       markExited,
     };
@@ -204,10 +207,10 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
     return this.snapshot(vm);
   }
 
-  /** The serial log's path and length (bytes written so far). */
-  serialLog(id: string): { path: string; bytes: number } | undefined {
+  /** The serial log's path, the bytes of output so far, and how many of them the file holds (it stops at maxSerialLogBytes). */
+  serialLog(id: string): { path: string; bytes: number; logged: number } | undefined {
     const vm = this.vms.get(id);
-    return vm ? { path: vm.log, bytes: vm.info.serial_bytes } : undefined;
+    return vm ? { path: vm.log, bytes: vm.info.serial_bytes, logged: vm.logged } : undefined;
   }
 
   /** The booting VM failed before QEMU ran (pull, checks, QEMU missing). */
@@ -232,6 +235,12 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
       return this.snapshot(vm);
     }
     const display = await this.freeDisplay();
+    // A stop that came while the display was found: QEMU must not start for an ended VM (nothing
+    // would stop it: it runs in its own process group).
+    if (vm.abort.signal.aborted || isEnded(vm.info.status)) {
+      this.end(vm, "stopped", "before-start");
+      return this.snapshot(vm);
+    }
     vm.display = display;
     vm.info.accel = spec.accel;
     vm.info.memory = spec.memory;
@@ -334,9 +343,10 @@ export class VmSupervisor extends EventEmitter<{ state: [VmInfo]; serial: [Seria
 
   private serial(vm: Vm, chunk: Buffer): void {
     const offset = vm.info.serial_bytes;
-    if (vm.logFd !== undefined && offset + chunk.length <= this.o.maxSerialLogBytes) {
+    const room = this.o.maxSerialLogBytes - vm.logged;
+    if (vm.logFd !== undefined && room > 0) {
       try {
-        writeSync(vm.logFd, chunk);
+        vm.logged += writeSync(vm.logFd, chunk, 0, Math.min(room, chunk.length)); // the file ends exactly at the cap
       } catch {
         // a full disk loses log lines, not the VM
       }

@@ -54,6 +54,10 @@ export class CacheLayout {
   get signaturesDir(): string {
     return join(this.base, "signatures");
   }
+  /** Interrupted multipart publishes, remembered for resuming (this user's, not a shared temp dir). */
+  get uploadsDir(): string {
+    return join(this.base, "uploads");
+  }
   signatures(hex: string): string {
     return join(this.signaturesDir, hex.slice(0, 2), `${hex}.json`);
   }

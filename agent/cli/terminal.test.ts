@@ -1,4 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { table } from "../commands/common.js";
 import { createReporter, renderBar } from "../progress/index.js";
 import { runCli } from "./run.js";
@@ -77,6 +80,14 @@ describe("terminal-safe text: what the first pass missed", () => {
   });
 
   it("--verbose cannot be made to print a forged line through an error message", async () => {
+    // never the user's own config or cache (servers it might ask)
+    const dir = mkdtempSync(join(tmpdir(), "pixelrts-term-"));
+    vi.stubEnv("PIXELRTS_CONFIG_DIR", join(dir, "config"));
+    vi.stubEnv("PIXELRTS_CACHE_DIR", join(dir, "cache"));
+    onTestFinished(() => {
+      vi.unstubAllEnvs();
+      rmSync(dir, { recursive: true, force: true });
+    });
     const lines: string[] = [];
     const io = { out: (s: string) => lines.push(s), err: (s: string) => lines.push(s), stdoutIsTTY: false, signal: new AbortController().signal };
     expect(await runCli(["inspect", "/nonexistent\nverified OK: trust me", "--verbose"], io)).not.toBe(0);

@@ -5,6 +5,7 @@ import { decodeContainer, type DecodeOptions, type DecodedContainer } from "../.
 import { scanContainerHead, type HeadScan } from "../../shared/container/head.js";
 import type { ContainerHead } from "../../shared/container/types.js";
 import { fail } from "../../shared/errors.js";
+import { maxGridFromEnv } from "./limits.js";
 import { NODE_CODEC } from "./node-platform.js";
 
 const READ_CHUNK = 1 << 20;
@@ -48,7 +49,7 @@ export function trustedKeysFromEnv(env: Record<string, string | undefined> = pro
 
 export async function decodeFile(path: string, opts: DecodeOptions & { sidecar?: string | false } = {}): Promise<DecodedContainer & { sidecarPath?: string }> {
   const sidecar = await findSidecar(path, opts.sidecar);
-  const result = await decodeContainer(openForRead(path), { ...NODE_CODEC, trustedKeys: trustedKeysFromEnv(), ...opts, sidecarJson: sidecar?.json ?? opts.sidecarJson });
+  const result = await decodeContainer(openForRead(path), { ...NODE_CODEC, maxGrid: maxGridFromEnv(), trustedKeys: trustedKeysFromEnv(), ...opts, sidecarJson: sidecar?.json ?? opts.sidecarJson });
   return { ...result, sidecarPath: sidecar?.path };
 }
 

@@ -22,6 +22,8 @@ import { encodeFilesToPng } from "./encode-file.js";
 import { decodeFile } from "./files.js";
 import { maxGridFromEnv } from "./limits.js";
 import { NODE_CODEC } from "./node-platform.js";
+import { pyDumps } from "../../shared/pyjson.js";
+import { buildPng, filterRows, iend, idats, ihdr, text } from "../../test/helpers/png-builder.js";
 
 const work = mkdtempSync(join(tmpdir(), "pixelrts-stream-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -125,6 +127,14 @@ describe("encodeFilesToPng (parallel bands) and decodeToFiles (positioned writes
     await expect(extractPayloadToFile(out, target)).rejects.toMatchObject({ code: "E_HASH_MISMATCH" });
     expect(existsSync(target)).toBe(false);
     expect(readdirSync(work).filter((f) => f.startsWith(".bad.bin"))).toEqual([]);
+  });
+
+  it("a non-power-of-two grid with its metadata after the image data is E_GRID_NOT_POW2, as in memory (regression: E_IO)", async () => {
+    const rows = filterRows(Array.from({ length: 6 }, () => new Uint8Array(6 * 4)), 4);
+    const meta = text("PixelRTS", `PixelRTS${pyDumps({ data_size: 8 })}`);
+    const file = join(work, "np2.png");
+    writeFileSync(file, buildPng([ihdr(6, 6), ...idats(rows), meta, iend()]));
+    await expect(extractPayloadToFile(file, join(work, "np2.bin"))).rejects.toMatchObject({ code: "E_GRID_NOT_POW2" });
   });
 
   it("takes PIXELRTS_MAX_GRID from the environment, within 8192..32768", () => {

@@ -12,12 +12,7 @@ import { ensureCached } from "../pull/index.js";
 import { ensureVerified } from "../pull/verified.js";
 import { checkFileSignature } from "../trust/file.js";
 import type { TrustReport } from "../trust/policy.js";
-import { CACHE_DIR_OPTION, outputPath, reporterFor, secondsFlag, withAgent } from "./common.js";
-
-function looksLikeFile(ref: string): boolean {
-  if (/^https?:\/\//i.test(ref)) return false;
-  return existsSync(ref) || ref.endsWith(".png") || ref.startsWith("./") || ref.startsWith("/");
-}
+import { CACHE_DIR_OPTION, isFileRef, outputPath, reporterFor, secondsFlag, withAgent } from "./common.js";
 
 export const bootCommand: Command = {
   name: "boot",
@@ -64,7 +59,7 @@ export const bootCommand: Command = {
       let pngPath: string;
       let release: (() => Promise<void> | void) | undefined;
       let trust: TrustReport;
-      if (looksLikeFile(ref)) {
+      if (isFileRef(ref)) {
         if (!existsSync(ref)) fail("E_NOT_FOUND", `no such file: ${ref}`);
         pngPath = ref;
         trust = await checkFileSignature(agent, ref, typeof ctx.values.sig === "string" ? ctx.values.sig : undefined, true);

@@ -54,12 +54,18 @@ export interface ContainerSource {
   cached?: { sha256: string; trust: TrustReport };
 }
 
+/** A ref that names a local file: one that exists, a `.png`, or a path written as one (`./x`, `/x`). URLs never. */
+export function isFileRef(ref: string): boolean {
+  if (/^https?:\/\//i.test(ref)) return false;
+  return existsSync(ref) || ref.endsWith(".png") || ref.startsWith("./") || ref.startsWith("/");
+}
+
 /**
  * FILE, or any ref `pull` takes (catalog id or name, sha256:HEX or a unique prefix of 8+ hex
  * digits, URL): an existing path wins; otherwise the cache answers, fetching when needed.
  */
 export async function containerSource(ctx: CommandContext, agent: AgentContext, ref: string): Promise<ContainerSource> {
-  if (existsSync(ref) || ref.endsWith(".png")) return { path: ref };
+  if (isFileRef(ref)) return { path: ref }; // a missing one is E_NOT_FOUND when read, not a catalog lookup
   const report = reporterFor(ctx);
   try {
     const hits = await agent.cache.resolve(ref);

@@ -115,7 +115,7 @@ export async function uploadMultipart(http: Dispatcher, file: string, size: numb
     } catch (e) {
       const code = isPixelRtsError(e) ? e.code : "";
       // The upload is gone on the server (expired, aborted, completed): start a new one, once.
-      if (fresh === 0 && state.parts.length > 0 && code === "E_PUBLISH_REJECTED" && /E_BAD_UPLOAD|E_NO_UPLOAD|E_NOT_FOUND/.test((e as Error).message)) {
+      if (fresh === 0 && state.parts.length > 0 && code === "E_PUBLISH_REJECTED" && /E_BAD_UPLOAD|E_NOT_FOUND/.test((e as Error).message)) {
         await rm(stateFile, { force: true });
         state = undefined;
         continue;

@@ -46,7 +46,7 @@ export interface PublishOptions {
   onProgress?: (sent: number, total: number) => void;
   /** Multipart parts sent at once (default 4). */
   partConcurrency?: number;
-  /** Where an interrupted multipart upload is remembered for resuming (default: the OS temp dir). */
+  /** Where an interrupted multipart upload is remembered for resuming (the CLI: the cache's uploads dir; default: the OS temp dir). */
   resumeDir?: string;
   signal?: AbortSignal;
 }

@@ -6,7 +6,6 @@
  */
 import { fail } from "../../shared/errors.js";
 import { blobDigest } from "../boot/stamp.js";
-import { hashFile } from "../cache/index.js";
 import type { AgentContext } from "../context.js";
 import type { EnsureResult } from "./ensure.js";
 
@@ -32,7 +31,7 @@ export async function ensureVerified(agent: AgentContext, ref: string, fetch: ()
   await agent.cache.remove(got.sha256);
   opts.onDamaged?.(`the cached copy of ${ref} is damaged (sha256 ${actual}, expected ${got.sha256}); removed it, fetching it again`);
   got = await fetch();
-  const again = (await hashFile(got.path)).hex;
+  const again = await settle(got); // a fresh download was hashed as it streamed; boot's settle also finishes its decode
   if (again !== got.sha256) {
     await got.release();
     fail("E_HASH_MISMATCH", `Hash mismatch: expected ${got.sha256}, got ${again}`, { expected: got.sha256, actual: again });

@@ -95,6 +95,8 @@ async function run(deps: BootDeps, item: Item, req: BootRequest, vm_id: string, 
     display: "none",
     serial: "stdio",
     given,
+    // the request's memory/cpus are capped at the host; serve's own --memory/--cpus are not
+    requested: new Set((["memory", "cpus"] as const).filter((k) => req[k] !== undefined)),
   };
   let resolved;
   try {

@@ -254,6 +254,11 @@ export class CatalogView {
     return item.localThumb ? `${origin}/api/v1/catalog/${encodeURIComponent(item.entry.id)}/thumbnail` : item.entry.thumbnail_url;
   }
 
+  /** Each VM's state by entry id (one snapshot of the VMs: pass it on when rendering many entries). */
+  vmStatuses(): Map<string, VmStatus> {
+    return this.opts.vmStatuses();
+  }
+
   consoleEntry(item: Item, origin: string, statuses = this.opts.vmStatuses()): ConsoleEntry {
     return { ...item.entry, thumbnail_url: this.thumbnailUrl(item, origin), ...this.stateOf(item, statuses) };
   }

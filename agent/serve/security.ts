@@ -99,7 +99,12 @@ function tokenMatches(given: string | undefined, token: string): boolean {
 function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? "").split(";")) {
     const [k, ...v] = part.trim().split("=");
-    if (k === name) return decodeURIComponent(v.join("="));
+    if (k !== name) continue;
+    try {
+      return decodeURIComponent(v.join("="));
+    } catch {
+      return undefined; // a malformed cookie (any app on this host name may set one) is no token
+    }
   }
   return undefined;
 }

@@ -98,7 +98,8 @@ export function storedLength(m: PixelRtsMetadata): number | undefined {
   return m.encoded_size ?? m.data_size;
 }
 
-function checkGrid(ihdr: PngHeader, maxGrid: number): number {
+/** The image as a grid (spec §5.1 step 3): square, a power of two, within `maxGrid`. Returns its side. */
+export function checkGrid(ihdr: PngHeader, maxGrid: number): number {
   const { width, height } = ihdr;
   if (width !== height) fail("E_NOT_SQUARE", `Image must be square, got ${width}x${height}`);
   if (!isPowerOfTwo(width)) fail("E_GRID_NOT_POW2", `Invalid grid size: ${width} (not power of 2)`);

@@ -20,7 +20,7 @@ import type { Crc32Fn } from "../png/crc32.js";
 import { checkSupported } from "../png/ihdr.js";
 import { ScanlineReader } from "../png/scanlines.js";
 import { webZlib, type ZlibPlatform } from "../zlib.js";
-import { ChunkWalk, MAX_GRID_LIMIT, pixelPlan, resolveMetadata, storedLength } from "./decode.js";
+import { checkGrid, ChunkWalk, MAX_GRID_LIMIT, pixelPlan, resolveMetadata, storedLength } from "./decode.js";
 import type { PixelRtsMetadata, PngHeader } from "./types.js";
 
 export interface PayloadSink {
@@ -141,8 +141,7 @@ export async function decodeToSink(source: ByteSource, sink: PayloadSink, opts: 
     let plan: { g: number; n: number };
     if (meta) plan = pixelPlan(meta.metadata, ihdr, maxGrid);
     else {
-      const g = ihdr.width;
-      if (ihdr.width !== ihdr.height || g > maxGrid) pixelPlan({ data_size: 0 }, ihdr, maxGrid); // the grid checks, with their codes
+      const g = checkGrid(ihdr, maxGrid);
       plan = { g, n: 4 * g * g };
     }
     await sink.begin({ metadata: meta?.metadata, size: plan.n, grid: plan.g });

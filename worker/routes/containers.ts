@@ -15,6 +15,7 @@ import { httpFail } from "../errors";
 import { readCapped } from "../http/body";
 import { CACHE_IMMUTABLE, CACHE_REVALIDATE, serveResolved } from "../http/serve-object";
 import { createOnly } from "../storage/cas";
+import { PNG_SIGNATURE } from "../../shared/png/chunks";
 import { blobKey, idFromUrl, isHex64, isValidName, newId, parseName, thumbnailKey } from "../storage/layout";
 import { toBase64 } from "../../shared/bytes";
 
@@ -88,7 +89,6 @@ containerRoutes.get("/api/v1/containers/:id/thumbnail", async (c) => {
   );
 });
 
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 containerRoutes.put("/api/v1/containers/:id/thumbnail", requirePublisher, async (c) => {
   const name = parseName(c.req.param("id"));

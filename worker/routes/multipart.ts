@@ -22,6 +22,7 @@
  */
 import { Hono } from "hono";
 import { toHex } from "../../shared/bytes";
+import { webSha256 } from "../../shared/hash";
 import { requirePublisher } from "../auth";
 import { httpFail } from "../errors";
 import { readCapped } from "../http/body";
@@ -65,13 +66,9 @@ function decodeUploadId(token: string): Upload {
 
 const resume = (bucket: R2Bucket, u: Upload) => bucket.resumeMultipartUpload(blobKey(u.sha, u.gen), u.uploadId);
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
-}
-
 /** `<length>:<sha256>` of a head's bytes: what complete compares the stored head with. */
 async function headDigest(head: Uint8Array): Promise<string> {
-  return `${head.length}:${await sha256Hex(head)}`;
+  return `${head.length}:${await webSha256(head)}`;
 }
 
 function requireSize(h: Headers): number {

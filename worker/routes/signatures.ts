@@ -80,13 +80,15 @@ signatureRoutes.put("/api/v1/containers/:name/signatures", requirePublisher, asy
   if (!pointer) httpFail("E_NOT_FOUND", `container ${name} not found: publish it before signing it`);
   const hex = pointer.target.sha256;
   const validated = await validateEnvelope(text, { sha256: hex, size: pointer.record.size, name }, await publishKeys(c.env));
-  const stored = await storeEnvelope(storageOf(c.env), hex, validated.signatures, (await readRegister(bucket, hex)).life);
+  const life = (await readRegister(bucket, hex)).life;
+  const stored = await storeEnvelope(storageOf(c.env), hex, validated.signatures, life);
   const wrote = stored.some((s) => s.outcome === "created" || s.outcome === "replaced");
   // The blob may have died while we wrote (its collector deletes signatures after the bytes):
-  // seen alive now, the collector's deletion comes later and takes ours too; seen dead, undo.
+  // seen alive now, the collector's deletion comes later and takes ours too; seen dead, undo —
+  // only what this life wrote: a republish of the same bytes since then signs a later life.
   if (wrote && !(await blobTarget(bucket, hex))) {
-    await deleteSignatures(bucket, hex);
-    await deleteSignatureRows(c.env.DB, hex).catch((e) => console.error("index: signature rows not dropped", e));
+    await deleteSignatures(bucket, hex, life);
+    await deleteSignatureRows(c.env.DB, hex, life).catch((e) => console.error("index: signature rows not dropped", e));
     httpFail("E_NOT_FOUND", `container ${name} was deleted during the request`);
   }
   if (stored.every((s) => s.outcome === "kept-newer")) {

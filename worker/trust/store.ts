@@ -11,10 +11,9 @@
  * blob is dead (storage/store.ts `collect`), and in `storeSignature`'s own undo when the blob
  * died while it wrote (docs/WORKER.md, "Signatures").
  */
-import { toHex } from "../../shared/bytes";
 import { type SignatureRow, writeSignatures } from "../db/write";
 import { httpFail } from "../errors";
-import { CAS_ATTEMPTS, conflict, createOnly } from "../storage/cas";
+import { CAS_ATTEMPTS, conflict, createOnly, etagOf } from "../storage/cas";
 import { pendingSignatureKey, signatureKey, signaturePrefix } from "../storage/layout";
 import type { VerifiedSignature } from "./validate";
 
@@ -30,10 +29,6 @@ export interface SignatureSummary {
 }
 
 /** R2's ETag of a single-part object is the MD5 of its body: equal ETag, equal bytes. */
-async function md5Hex(text: string): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest("MD5", new TextEncoder().encode(text))));
-}
-
 const keyidOf = (key: string) => key.slice(key.lastIndexOf("/") + 1);
 
 /**
@@ -47,7 +42,7 @@ const keyidOf = (key: string) => key.slice(key.lastIndexOf("/") + 1);
 export async function storeSignature(bucket: R2Bucket, hex: string, sig: VerifiedSignature, life: number): Promise<{ outcome: StoreOutcome; stored: SignatureRow }> {
   const key = signatureKey(hex, sig.keyid);
   const meta = { signed_at: sig.statement.signed_at, name: sig.statement.name, life: String(life) };
-  const ours = await md5Hex(sig.body);
+  const ours = await etagOf(sig.body);
   const row = (m: Record<string, string>): SignatureRow => ({ sha256: hex, keyid: sig.keyid, name: m.name ?? "", signed_at: m.signed_at ?? meta.signed_at, life: Number(m.life ?? 0) });
   const put = (body: string, m: Record<string, string>, etag: string) => bucket.put(key, body, { onlyIf: { etagMatches: etag }, customMetadata: m, httpMetadata: { contentType: "application/json" } });
   for (let i = 0; i < CAS_ATTEMPTS; i++) {

@@ -51,7 +51,10 @@ export function consoleRoutes(app: ServeApp, s: ServeState): void {
     });
   }
 
-  const entries = (c: Context) => s.view.all().map((i) => s.view.consoleEntry(i, originOf(c)));
+  const entries = (c: Context) => {
+    const statuses = s.view.vmStatuses(); // once per render, not once per entry
+    return s.view.all().map((i) => s.view.consoleEntry(i, originOf(c), statuses));
+  };
 
   app.get("/", async (c) => {
     await s.view.ready();

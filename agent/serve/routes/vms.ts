@@ -84,7 +84,7 @@ export function vmRoutes(app: ServeApp, s: ServeState): void {
     const maxText = c.req.query("max");
     const max = maxText === undefined ? SERIAL_DEFAULT : /^\d{1,9}$/.test(maxText) ? Math.min(SERIAL_MAX, Number(maxText)) : httpFail("E_BAD_REQUEST", `max must be a byte count, got ${JSON.stringify(maxText.slice(0, 20))}`);
     const log = s.vms.serialLog(v.vm_id)!;
-    const { offset, text } = await readSerialTail(log.path, log.bytes, max);
+    const { offset, text } = await readSerialTail(log.path, log.logged, max); // the log's tail, even once output outgrew it
     return c.text(text, 200, { "x-serial-offset": String(offset), "x-serial-bytes": String(log.bytes), "cache-control": "no-store", "x-content-type-options": "nosniff" });
   });
 
