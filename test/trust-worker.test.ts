@@ -73,16 +73,32 @@ describe("signatures from the real Worker", () => {
     }
   });
 
-  it("a man in the middle rewriting bytes and digests is refused at pull time; nothing is cached", async () => {
+  it("a man in the middle rewriting bytes, digests and the catalog is refused at pull time; nothing is cached", async () => {
+    // A consistent liar: flipped bytes, digest headers and every catalog answer all name the
+    // flipped file's SHA-256. Only the publisher's signature still names the real one.
+    const flipped = readFileSync(file);
+    flipped[300_000] = flipped[300_000]! ^ 0xff;
+    const liar = createHash("sha256").update(flipped).digest("hex");
+    const lie = () => {
+      proxy.log.length = 0;
+      proxy.substitute({ from: sha, to: liar });
+      proxy.plan([{ kind: "flip", at: 300_000, rewriteDigest: true }], { repeat: true });
+    };
+    const off = await makeTestAgent({ retries: 0, signatures: "off" });
     const t = await host(proxy.url);
     try {
-      proxy.plan([{ kind: "flip", at: 300_000, rewriteDigest: true }]);
-      const code = await codeOf(ensureCached(t.agent, "signed", { emit: t.emit }));
-      // the trusted statement's digest pins the download: the liar's headers contradict it
-      expect(["E_DIGEST_MISMATCH", "E_SIGNATURE_MISMATCH"]).toContain(code);
+      // control: without signatures the lie is believed (the test's MITM is real)
+      await off.agent.servers.add({ url: proxy.url, name: "edge" });
+      lie();
+      expect(await ensureCached(off.agent, "signed")).toMatchObject({ sha256: liar });
+      expect(proxy.log).toContain("flip");
+      lie();
+      expect(await codeOf(ensureCached(t.agent, "signed", { emit: t.emit }))).toBe("E_SIGNATURE_MISMATCH");
       expect(await t.agent.cache.list()).toEqual([]);
-      expect(proxy.log.length).toBeGreaterThan(0); // the fault was really applied to the byte request
     } finally {
+      proxy.substitute(undefined);
+      proxy.plan([]);
+      await off.cleanup();
       await t.cleanup();
     }
   });

@@ -36,6 +36,13 @@ export interface FaultProxy {
   /** Status codes answered to container GETs, in order (the proxy's own 503s included). */
   statuses: number[];
   plan(faults: ProxyFault[], opts?: { repeat?: boolean }): void;
+  /**
+   * A complete liar: every other JSON answer (catalogs, entries, signature lists) says `to`
+   * wherever the Worker said `from` (a digest), and requests naming `to` are sent upstream as
+   * `from` — so a flipped body with rewritten digest headers matches what the catalog claims.
+   * `undefined` stops it.
+   */
+  substitute(sub: { from: string; to: string } | undefined): void;
   close(): Promise<void>;
 }
 
@@ -53,6 +60,7 @@ export async function startFaultProxy(target: string, opts: { keepHost?: boolean
   let cycle: ProxyFault[] | undefined;
   const log: string[] = [];
   const statuses: number[] = [];
+  let sub: { from: string; to: string } | undefined;
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => {
@@ -67,6 +75,7 @@ export async function startFaultProxy(target: string, opts: { keepHost?: boolean
   };
 
   const server: Server = createServer((req, res) => {
+    if (sub && req.url) req.url = req.url.split(sub.to).join(sub.from);
     const container = isContainerGet(req.method, req.url);
     const fault: ProxyFault = container ? next() : { kind: "none" };
     if (container) log.push(`${fault.kind}${req.headers.range ? ` (${req.headers.range})` : ""}`);
@@ -84,6 +93,17 @@ export async function startFaultProxy(target: string, opts: { keepHost?: boolean
     const up = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (ures) => {
       if (container) statuses.push(ures.statusCode ?? 502);
       const out: IncomingHttpHeaders = { ...ures.headers };
+      const lie = sub;
+      if (!container && lie && /json/.test(String(out["content-type"] ?? ""))) {
+        const parts: Buffer[] = [];
+        ures.on("data", (c: Buffer) => parts.push(c));
+        ures.on("end", () => {
+          delete out["content-length"];
+          res.writeHead(ures.statusCode ?? 502, out);
+          res.end(Buffer.concat(parts).toString("utf8").split(lie.from).join(lie.to));
+        });
+        return;
+      }
       if (fault.kind === "flip" && fault.rewriteDigest) {
         // Buffer the whole body so the lie can be made consistent with the flipped bytes.
         const parts: Buffer[] = [];
@@ -172,6 +192,9 @@ export async function startFaultProxy(target: string, opts: { keepHost?: boolean
     plan: (faults, opts = {}) => {
       queue = [...faults];
       cycle = opts.repeat ? [...faults] : undefined;
+    },
+    substitute: (s) => {
+      sub = s;
     },
     close: async () => {
       for (const t of timers) clearTimeout(t);
