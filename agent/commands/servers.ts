@@ -1,6 +1,7 @@
 import { isPixelRtsError } from "../../shared/errors.js";
 import type { Command, CommandContext } from "../cli/command.js";
 import { snakeKeys } from "../cli/json-keys.js";
+import { AcceptedSignatures, TrustStore } from "../trust/store.js";
 import { safeText } from "../cli/terminal.js";
 import type { ServerConfig } from "../config/servers.js";
 import type { AgentContext } from "../context.js";
@@ -63,7 +64,14 @@ const rename: Command = {
   ],
   options: {},
   async run(ctx) {
-    return withAgent(ctx, async (agent) => one(ctx, await agent.servers.rename(ctx.positionals[0]!, ctx.positionals[1]!), "renamed to"));
+    return withAgent(ctx, async (agent) => {
+      const from = (await agent.servers.get(ctx.positionals[0]!)).name;
+      const renamed = await agent.servers.rename(from, ctx.positionals[1]!);
+      // trust scoped to the server and its rollback state follow it (agent/trust/store.ts)
+      await new TrustStore(agent.paths.configDir).renameServer(from, renamed.name);
+      await new AcceptedSignatures(agent.paths.configDir).renameServer(from, renamed.name);
+      return one(ctx, renamed, "renamed to");
+    });
   },
 };
 

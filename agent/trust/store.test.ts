@@ -73,3 +73,21 @@ describe("rollback memory", () => {
     await acc.check("lab", "demo", "2020-01-01T00:00:00Z", false); // per server
   });
 });
+
+describe("renaming a server", () => {
+  it("carries its scoped keys and its rollback memory to the new name (regression: a rename turned both off)", async () => {
+    const b = await new Keyring(dir).generate("b");
+    const store = new TrustStore(dir);
+    await store.add({ key: b.text, name: "lab-key", server: "lab" });
+    const acc = new AcceptedSignatures(dir);
+    await acc.record("lab", "demo", "2026-06-01T00:00:00Z");
+    await acc.record("edge", "demo", "2026-01-01T00:00:00Z");
+    await store.renameServer("lab", "lab2");
+    await acc.renameServer("lab", "lab2");
+    expect((await store.trustedFor("lab2")).map((t) => t.name)).toEqual(["lab-key"]);
+    expect(await store.trustedFor("lab")).toEqual([]);
+    await expect(acc.check("lab2", "demo", "2026-05-01T00:00:00Z", false)).rejects.toMatchObject({ code: "E_ROLLBACK" });
+    expect(await acc.newest("lab", "demo")).toBeUndefined();
+    expect(await acc.newest("edge", "demo")).toBe("2026-01-01T00:00:00Z");
+  });
+});

@@ -88,6 +88,13 @@ export class TrustStore {
     return hit;
   }
 
+  /** A server was renamed: keys trusted for it keep counting for it. */
+  async renameServer(from: string, to: string): Promise<void> {
+    const all = await this.list();
+    if (!all.some((k) => k.servers.includes(from))) return;
+    await this.save(all.map((k) => ({ ...k, servers: k.servers.map((s) => (s === from ? to : s)) })));
+  }
+
   /** The keys that count for containers from `server` (undefined: a local file or a URL). */
   async trustedFor(server: string | undefined): Promise<TrustedKey[]> {
     const out: TrustedKey[] = [];
@@ -132,6 +139,19 @@ export class AcceptedSignatures {
     const newest = await this.newest(server, name);
     if (!newest || Date.parse(signedAt) >= Date.parse(newest) || allowDowngrade) return;
     fail("E_ROLLBACK", `${server} serves '${name}' signed at ${signedAt}, older than the ${newest} signature already accepted from it: refusing a rollback (--allow-downgrade to accept it)`, { server, name, signed_at: signedAt, newest });
+  }
+
+  /** A server was renamed: what was accepted from it still bounds what it may serve (no rollback through a rename). */
+  async renameServer(from: string, to: string): Promise<void> {
+    const state = await this.read();
+    const prefix = `${from}/`;
+    const moved = Object.keys(state.accepted).filter((k) => k.startsWith(prefix));
+    if (moved.length === 0) return;
+    for (const k of moved) {
+      state.accepted[`${to}/${k.slice(prefix.length)}`] = state.accepted[k]!;
+      delete state.accepted[k];
+    }
+    await writeFileAtomic(this.file, JSON.stringify(state, null, 2) + "\n");
   }
 
   /** Records an accepted signature time (only ever moves forward). */
