@@ -41,6 +41,8 @@ let server: Server;
 let base = "";
 const listing = new Map<string, Listed>();
 const requests: string[] = [];
+/** When set, the signature lists answer 503 (a server whose signatures route is down). */
+let signaturesDown = false;
 
 function fileOf(sha: string): Listed | undefined {
   return [...listing.values()].find((l) => createHash("sha256").update(readFileSync(l.file)).digest("hex") === sha);
@@ -67,6 +69,7 @@ beforeAll(async () => {
     }
     let m = /^\/blobs\/sha256\/([0-9a-f]{64})\/signatures$/.exec(path);
     if (m) {
+      if (signaturesDown) return json(503, { error: { code: "E_UNAVAILABLE", message: "down" } });
       const l = fileOf(m[1]!);
       return l ? json(200, { sha256: m[1], signatures: l.envelopes }) : json(404, { error: { code: "E_NOT_FOUND" } });
     }
@@ -105,6 +108,7 @@ beforeEach(async () => {
   expect((await cli(host, "servers", "add", base, "--name", "edge", "--no-check")).code).toBe(0);
   listing.clear();
   requests.length = 0;
+  signaturesDown = false;
 });
 
 async function signed(file: string, key: string, ...extra: string[]): Promise<unknown> {
@@ -146,6 +150,16 @@ describe("keys, sign and verify", () => {
 });
 
 describe("pull and boot under signatures: require", () => {
+  it("a cached copy whose signatures cannot be fetched says so, not E_UNSIGNED (regression)", async () => {
+    listing.set("demo", { name: "demo", file: join(work, "demo.rts.png"), envelopes: [await signed("demo.rts.png", "alice")] });
+    expect((await cli({ ...host, PIXELRTS_SIGNATURES: "off" }, "pull", "demo")).code).toBe(0); // cached, no signatures kept
+    signaturesDown = true;
+    const r = await cli(host, "pull", "demo");
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^pixelrts: E_SERVER: .*signatures.*503/);
+    expect(r.stderr).not.toContain("E_UNSIGNED");
+  });
+
   it("an unsigned container is refused before a byte is fetched: E_UNSIGNED, nothing cached", async () => {
     listing.set("demo", { name: "demo", file: join(work, "demo.rts.png"), envelopes: [] });
     const r = await cli(host, "pull", "demo");

@@ -284,10 +284,17 @@ async function checkCached(agent: AgentContext, record: CacheEntry, reached: Rea
   const { input } = reached;
   if (input.policy === "off") return NOT_CHECKED(input.policy);
   let envelopes = await loadEnvelopes(agent.cache.layout, record.sha256);
+  let fetchError: unknown;
   if (envelopes.length === 0 && reached.signaturesUrl && !opts.offline) {
-    envelopes = await fetchEnvelopes(agent.http, reached.signaturesUrl, agent.settings.catalogTimeoutMs, opts.signal).catch(() => []);
+    envelopes = await fetchEnvelopes(agent.http, reached.signaturesUrl, agent.settings.catalogTimeoutMs, opts.signal).catch((e: unknown) => {
+      fetchError = e;
+      return [];
+    });
     if (envelopes.length) await saveEnvelopes(agent.cache.layout, record.sha256, envelopes, reached.signaturesUrl);
   }
+  // Under `require`, signatures that could not be fetched are that failure (network, timeout …),
+  // not "this container is unsigned".
+  if (fetchError !== undefined && input.policy === "require") throw fetchError;
   const { summary, report } = await judge(agent.paths.configDir, envelopes, { sha256: record.sha256, size: record.size, ...(input.name !== undefined ? { name: input.name } : {}) }, input);
   await enforce(agent.paths.configDir, `the cached copy sha256:${record.sha256.slice(0, 12)}…`, summary, input);
   await recordAccepted(agent.paths.configDir, summary, input);
