@@ -178,7 +178,9 @@ describe.runIf(ready)("the console in Chromium, booting the test kernel", () => 
     await page.waitForFunction(() => document.querySelector('.tile[data-id="testlinux"]')?.getAttribute("data-status") !== "running" && !document.querySelector(".entry-head .badge.live"));
     await shot("05-stopped");
 
-    // The same boot, as the API saw it: the real process's states, in order.
+    // The same boot, as the API saw it: the real process's states, in order (this test's own
+    // event stream may be a moment behind the page's).
+    await sse.next((e) => e.event === "vm" && e.data.vm_id === vmId && e.data.status === "stopped");
     const states = sse.events.filter((e) => e.event === "vm" && e.data.vm_id === vmId).map((e) => e.data.status);
     expect(states.filter((s, i) => s !== states[i - 1])).toEqual(["booting", "running", "stopped"]);
     const status = (await (await fetch(`${serve.url}/api/v1/catalog/testlinux/status`)).json()) as Record<string, unknown>;

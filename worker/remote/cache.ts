@@ -54,6 +54,9 @@ async function rowKey(key: string): Promise<string> {
   return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)))).slice(0, 32);
 }
 
+/** A slot not written for this long belongs to no configured source any more. */
+const ORPHAN_SLOT_MS = 30 * 86_400_000;
+
 /** D1 rows are at most 2 MB: entries are written in parts of at most this many characters. */
 const PART_CHARS = 1_500_000;
 
@@ -88,6 +91,8 @@ async function saveSlot(db: D1Database, key: string, slot: Slot): Promise<void> 
   const insert = "INSERT INTO remote_cache (source_key, part, fetched_ms, body) VALUES (?1, ?2, ?3, ?4)";
   await db.batch([
     db.prepare("DELETE FROM remote_cache WHERE source_key = ?1").bind(k),
+    // slots no request has written for a month: sources removed or reconfigured (the key hashes their settings)
+    db.prepare("DELETE FROM remote_cache WHERE fetched_ms < ?1").bind(r.fetchedAt - ORPHAN_SLOT_MS),
     db.prepare(insert).bind(k, 0, r.fetchedAt, JSON.stringify(head)),
     ...parts.map((p, i) => db.prepare(insert).bind(k, i + 1, r.fetchedAt, p)),
   ]);

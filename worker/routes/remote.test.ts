@@ -43,6 +43,15 @@ async function remoteCatalog(query = "", headers: Record<string, string> = {}, r
 }
 
 describe("GET /api/v1/remote/catalog", () => {
+  it("a saved remote answer drops the D1 slots no source has written for a month (removed or reconfigured sources)", async () => {
+    const orphan = "orphan-slot-of-a-removed-source";
+    await env.DB.prepare("INSERT INTO remote_cache (source_key, part, fetched_ms, body) VALUES (?1, 0, ?2, '{}')").bind(orphan, Date.now() - 31 * 86_400_000).run();
+    await env.DB.prepare("INSERT INTO remote_cache (source_key, part, fetched_ms, body) VALUES (?1, 0, ?2, '{}')").bind(`${orphan}-recent`, Date.now() - 86_400_000).run();
+    await remoteCatalog("", { "cache-control": "no-cache" }); // fetched now, so saved now
+    const left = await env.DB.prepare("SELECT source_key FROM remote_cache WHERE source_key LIKE ?1").bind(`${orphan}%`).all<{ source_key: string }>();
+    expect(left.results.map((r) => r.source_key)).toEqual([`${orphan}-recent`]);
+  });
+
   it("merges every server; slow, failing, malformed and huge ones are reported, never fatal", async () => {
     const body = await remoteCatalog("", {}, JSON.stringify(ALL_REMOTES));
     const byId = Object.fromEntries(body.sources.map((s) => [s.id, s]));
