@@ -124,6 +124,10 @@ describe("GET /api/v1/remote/catalog", () => {
     expect(warm.stale).toBe(false);
     const revalidated = await remoteCall("", { "if-none-match": warmRes.headers.get("etag")! }, remotes);
     expect(revalidated.status).toBe(304);
+    // a revalidation that does not match reads the local rows when it streams them (not prefetched)
+    const changed = await remoteCall("", { "if-none-match": '"an-older-version"' }, remotes);
+    expect(changed.status).toBe(200);
+    expect((await changed.json<RemoteCatalogResponse>()).entries.map((e) => e.id)).toEqual(warm.entries.map((e) => e.id));
     // Cache-Control: no-cache asks the remote again
     expect(ids(await remoteCatalog("", { "cache-control": "no-cache" }, remotes))).toEqual(["fetched-2"]);
   });

@@ -25,6 +25,7 @@ import { getConfig } from "../config";
 import { includesLocal, liveCountStatement, localShasStatement, rowsFrom, rowsStatement, countStatement, versionStatement, type IndexQuery } from "../db/read";
 import type { EntryRow } from "../db/rows";
 import { httpFail } from "../errors";
+import { hasConditionals } from "../http/conditionals";
 import { type CachedRemote, getRemotes } from "../remote/cache";
 import type { FetchFn } from "../remote/fetch";
 import { localSource } from "../storage/store";
@@ -186,7 +187,10 @@ remoteRoutes.get("/api/v1/remote/catalog", async (c) => {
   const remotes = await remotesFor(c);
   const batch = batchSize(query.thumbnails);
   const firstLimit = query.limit !== undefined ? Math.min(query.limit, batch) : batch;
-  const plan = await planMerge(db, iq, local, remotes, c.req.method === "HEAD" ? undefined : { offset: start, limit: firstLimit });
+  // The first rows come in the same D1 call, unless the answer may well be 304 (a revalidation
+  // would fetch up to a page of inline thumbnails for nothing); then they are read when needed.
+  const prefetch = c.req.method !== "HEAD" && !hasConditionals(c.req.raw.headers);
+  const plan = await planMerge(db, iq, local, remotes, prefetch ? { offset: start, limit: firstLimit } : undefined);
   const sources = sourceStatuses(local, plan, remotes);
   const stale = sources.some((s) => s.stale);
   // the ETag ignores timings, so an unchanged merge revalidates with 304
@@ -201,7 +205,7 @@ remoteRoutes.get("/api/v1/remote/catalog", async (c) => {
   const localTake = Math.max(0, Math.min(end, plan.localCount) - start);
   const remoteFrom = Math.max(0, start - plan.localCount);
   const remoteTo = Math.max(0, end - plan.localCount);
-  const rows = localTake > 0 && plan.first ? rowsFrom(db, iq, null, localTake, batch, plan.first.slice(0, localTake), start) : (async function* () {})();
+  const rows = localTake > 0 ? rowsFrom(db, iq, null, localTake, batch, plan.first?.slice(0, localTake), start) : (async function* () {})();
   const generatedAt = new Date().toISOString();
   const body = catalogStream({
     rows,
