@@ -142,6 +142,12 @@ describe("the original catalog server's routes, field for field", () => {
     expect([part.status, part.headers.get("content-range")]).toEqual([206, `bytes 10-19/${bytes.gamma!.length}`]);
     expect(new Uint8Array(await part.arrayBuffer())).toEqual(bytes.gamma!.subarray(10, 20));
     expect((await call("/api/v1/catalog/gamma/data", { headers: { range: `bytes=${bytes.gamma!.length}-` } })).status).toBe(416);
+    // the Worker's Range policy (shared/http-range.ts): a backwards range is ignored (200), a suffix is clipped
+    const backwards = await fetch(`${serve.url}/api/v1/catalog/gamma/data`, { headers: { range: "bytes=5-3" } });
+    expect([backwards.status, (await backwards.arrayBuffer()).byteLength]).toEqual([200, bytes.gamma!.length]);
+    const suffix = await fetch(`${serve.url}/api/v1/catalog/gamma/data`, { headers: { range: "Bytes = -5" } });
+    expect([suffix.status, suffix.headers.get("content-range")]).toEqual([206, `bytes ${bytes.gamma!.length - 5}-${bytes.gamma!.length - 1}/${bytes.gamma!.length}`]);
+    await suffix.arrayBuffer();
     const entry = (await call("/api/v1/catalog/gamma")).json;
     expect(entry).toMatchObject({ cached: true, verified: true });
     expect(entry.thumbnail_url).toBe(`${serve.url}/api/v1/catalog/gamma/thumbnail`);

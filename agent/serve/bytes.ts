@@ -7,6 +7,7 @@
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import type { Context } from "hono";
+import { contentRange, parseRange } from "../../shared/http-range.js";
 import { errorResponse } from "./errors.js";
 
 export function fileResponse(c: Context, file: { path: string; sha256: string; size: number; name: string }, release: () => Promise<void> | void): Response {
@@ -31,22 +32,16 @@ export function fileResponse(c: Context, file: { path: string; sha256: string; s
   let status = 200;
   const range = c.req.header("range");
   const ifRange = c.req.header("if-range");
-  const m = range && (!ifRange || ifRange === etag) ? /^bytes=(\d*)-(\d*)$/.exec(range.trim()) : null;
-  if (m && (m[1] !== "" || m[2] !== "")) {
-    if (m[1] === "") {
-      start = Math.max(0, file.size - Number(m[2]));
-    } else {
-      start = Number(m[1]);
-      if (m[2] !== "") end = Math.min(end, Number(m[2]));
-    }
-    if (start >= file.size || start > end || !Number.isSafeInteger(start)) {
-      done();
-      const res = errorResponse(c, "E_RANGE_NOT_SATISFIABLE", `range ${range} is outside the ${file.size} bytes`);
-      res.headers.set("content-range", `bytes */${file.size}`);
-      return res;
-    }
-    status = 206;
-    headers.set("content-range", `bytes ${start}-${end}/${file.size}`);
+  const r = !ifRange || ifRange === etag ? parseRange(range, file.size) : ({ type: "none" } as const);
+  if (r.type === "unsatisfiable") {
+    done();
+    const res = errorResponse(c, "E_RANGE_NOT_SATISFIABLE", `range ${range} is outside the ${file.size} bytes`);
+    res.headers.set("content-range", contentRange(null, file.size));
+    return res;
+  }
+  if (r.type === "range") {
+    [start, end, status] = [r.offset, r.end, 206];
+    headers.set("content-range", contentRange(r, file.size));
   }
   headers.set("content-length", String(file.size === 0 ? 0 : end - start + 1));
   if (c.req.method === "HEAD" || file.size === 0) {

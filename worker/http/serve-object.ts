@@ -19,7 +19,7 @@ import { isSha256Hex } from "../../shared/catalog";
 import { httpFail } from "../errors";
 import { evaluateConditionals, hasConditionals, ifRangeAllows, type Validators } from "./conditionals";
 import { reprDigest } from "./digest";
-import { contentRange, parseRange } from "./range";
+import { contentRange, parseRange } from "../../shared/http-range";
 
 export const CACHE_IMMUTABLE = "public, max-age=31536000, immutable";
 export const CACHE_REVALIDATE = "public, max-age=60, must-revalidate";

@@ -1,7 +1,7 @@
 /**
- * `Range` parsing (RFC 9110 §14) done by the Worker itself, so R2 only ever gets an explicit,
- * in-bounds `{ offset, length }` (local R2 mishandles raw headers; production R2 throws on an
- * out-of-range request).
+ * `Range` parsing (RFC 9110 §14), one policy for the Worker (so R2 only ever gets an explicit,
+ * in-bounds `{ offset, length }`: local R2 mishandles raw headers; production R2 throws on an
+ * out-of-range request) and for `pixelrts serve`'s file answers.
  *
  * Policy:
  * - one `bytes=` range, incl. open (`N-`) and suffix (`-N`) → a satisfiable range is clipped to the size;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contentRange, parseRange } from "./range";
+import { contentRange, parseRange } from "./http-range.js";
 
 describe("parseRange", () => {
   const size = 1000;
