@@ -185,9 +185,12 @@ async function signatureStep(s: Storage, state: ReindexState, o: Required<StepOp
   const keyOf = (k: string) => k.slice(PREFIX.signatures.length);
   const from = state.after ? keyOf(state.after) : "";
   const to = page.truncated && page.objects.length ? keyOf(page.objects[page.objects.length - 1]!.key) : null;
+  // (sha256, keyid) row values, not the joined key, so the primary key's index serves the range
+  // (the order is the same: sha256 is 64 hex digits)
+  const split = (k: string) => [k.slice(0, 64), k.slice(65)];
   const { results: rows } = await s.db
-    .prepare(`SELECT sha256, keyid, signed_at, life FROM signatures WHERE sha256 || '/' || keyid > ?1 ${to !== null ? "AND sha256 || '/' || keyid <= ?2" : ""}`)
-    .bind(...(to !== null ? [from, to] : [from]))
+    .prepare(`SELECT sha256, keyid, signed_at, life FROM signatures WHERE (sha256, keyid) > (?1, ?2) ${to !== null ? "AND (sha256, keyid) <= (?3, ?4)" : ""}`)
+    .bind(...split(from), ...(to !== null ? split(to) : []))
     .all<{ sha256: string; keyid: string; signed_at: string; life: number }>();
   const byKey = new Map(rows.map((r) => [`${r.sha256}/${r.keyid}`, r]));
   const writes: D1PreparedStatement[] = [];
