@@ -5,11 +5,11 @@
  * (Worker stopped), then with the cached copy damaged (refused; fetched again once the Worker
  * is back).
  */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runProcess } from "../helpers/cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, startWranglerDev, type WranglerDev } from "../../scripts/lib/wrangler-dev.mjs";
 import { CLI, MARKER, requireOrExplain, testImage } from "./system.js";
@@ -33,16 +33,7 @@ interface Run {
 
 /** Runs the CLI; `cache` names the test's own cache dir, so every test starts from what it needs. */
 function pixelrts(cache: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const env = { ...baseEnv, PIXELRTS_CACHE_DIR: join(work, "cache", cache) };
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("exit", (code) => resolve({ code, stdout, stderr, ms: performance.now() - t0 }));
-  });
+  return runProcess(process.execPath, [CLI, ...args], { cwd: work, env: { ...baseEnv, PIXELRTS_CACHE_DIR: join(work, "cache", cache) } });
 }
 
 const bootArgs = ["boot", "demo-linux", "--server", "edge", "--kvm", "off", "--display", "none", "--serial", "stdio", "--net", "none", "--timeout", "120"];

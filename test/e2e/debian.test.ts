@@ -7,10 +7,11 @@
  * it in QEMU (TCG): systemd reaches multi-user.target, then a unit prints PIXELRTS-DEBIAN-OK on
  * the serial console and powers the machine off.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runProcess } from "../helpers/cli.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, startWranglerDev, type WranglerDev } from "../../scripts/lib/wrangler-dev.mjs";
 import { CLI, requireOrExplain, ROOT } from "./system.js";
@@ -29,17 +30,8 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function pixelrts(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("exit", (code) => resolve({ code, stdout, stderr, ms: performance.now() - t0 }));
-  });
-}
+/** The CLI, to its end (`close`: all of its output read). */
+const pixelrts = (...args: string[]) => runProcess(process.execPath, [CLI, ...args], { cwd: work, env });
 
 describe.runIf(ready)("a real Debian system, published to the Worker and booted from it", () => {
   it("reaches multi-user.target and prints its marker", async () => {
