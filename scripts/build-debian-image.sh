@@ -2,7 +2,8 @@
 # Builds a minimal bootable Debian system from the machine's apt sources (mmdebstrap, run as
 # root): systemd as init, the cloud kernel and its initramfs, and an ext4 root file system as a
 # raw disk image the guest sees as /dev/vda (virtio). A unit ordered after multi-user.target
-# prints "PIXELRTS-DEBIAN-OK" on the serial console and powers the machine off.
+# prints "PIXELRTS-DEBIAN-OK ... multi_user=active" on the serial console (through the kernel
+# log) and powers the machine off.
 #
 # Output (cached between local runs; CI=true always builds fresh):
 #   $OUT/vmlinuz, $OUT/initrd.img, $OUT/disk.img (raw ext4), $OUT/kernel-version, $OUT/cmdline
@@ -13,7 +14,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${PIXELRTS_DEBIAN_DIR:-$ROOT/.cache/debian-image}"
 DISK_MIB="${PIXELRTS_DEBIAN_DISK_MIB:-400}"
-if [ "${CI:-}" != "true" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ] && [ -s "$OUT/disk.img" ] && [ -s "$OUT/cmdline" ]; then
+IMAGE_REV=3 # raise when the image's contents change, so cached local images are rebuilt
+if [ "${CI:-}" != "true" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ] && [ -s "$OUT/disk.img" ] && [ -s "$OUT/cmdline" ] && [ "$(cat "$OUT/image-rev" 2>/dev/null)" = "$IMAGE_REV" ]; then
   echo "debian image: cached in $OUT ($(cat "$OUT/kernel-version"))"
   exit 0
 fi
@@ -32,10 +34,10 @@ After=multi-user.target
 
 [Service]
 Type=oneshot
-StandardOutput=tty
-TTYPath=/dev/ttyS0
-ExecStart=/bin/sh -c 'echo "PIXELRTS-DEBIAN-OK kernel=$(uname -r) state=$(systemctl is-system-running) uptime=$(cut -d" " -f1 /proc/uptime)"'
-ExecStartPost=/bin/systemctl --no-block poweroff
+# Through the kernel log (printed on the serial console), not by opening ttyS0: the serial getty
+# starting at the same moment hangs the tty up under a writer, which then never got to poweroff.
+# The poweroff runs whatever the echo did.
+ExecStart=/bin/sh -c 'echo "PIXELRTS-DEBIAN-OK kernel=$(uname -r) multi_user=$(systemctl is-active multi-user.target) state=$(systemctl is-system-running) uptime=$(cut -d" " -f1 /proc/uptime)" > /dev/kmsg; /bin/systemctl --no-block poweroff'
 
 [Install]
 WantedBy=multi-user.target
@@ -65,4 +67,5 @@ for f in vmlinuz initrd.img disk.img; do mv "$work/$f" "$OUT/$f.tmp"; done
 for f in vmlinuz initrd.img disk.img; do mv "$OUT/$f.tmp" "$OUT/$f"; done
 echo "console=ttyS0 root=/dev/vda rw systemd.show_status=1" > "$OUT/cmdline"
 echo "$version" > "$OUT/kernel-version"
+echo "$IMAGE_REV" > "$OUT/image-rev"
 echo "debian image: built in $OUT in $(( $(date +%s) - start )) s (kernel $version; vmlinuz $(stat -c %s "$OUT/vmlinuz"), initrd $(stat -c %s "$OUT/initrd.img"), disk $(stat -c %s "$OUT/disk.img") bytes)"

@@ -4,7 +4,7 @@
 // (scripts/build-debian-image.sh, needs root), packs kernel + initramfs + disk as a boot bundle
 // (over 256 MiB of payload: a 16384x16384 container), publishes it to the Worker under
 // `wrangler dev` (local R2 in .cache/demo-debian/), and boots it with `pixelrts boot` under TCG:
-// systemd reaches multi-user.target, a unit prints PIXELRTS-DEBIAN-OK and powers off.
+// systemd reaches multi-user.target, a unit prints PIXELRTS-DEBIAN-OK (with multi_user=active) and powers off.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -42,7 +42,7 @@ try {
   if ((await pixelrts(["publish", join(dir, "debian.rts.png"), "--server", "demo-debian", "--name", "debian"])) !== 0) throw new Error("publish failed");
   say("booting it from the edge: pulled, verified, unpacked, run in QEMU (TCG)");
   status = await pixelrts(["boot", "debian", "--server", "demo-debian", "--kvm", "off", "--net", "none", "--display", "none", "--serial", "stdio", "--timeout", "300"]);
-  say(status === 0 ? "Debian booted and powered off: look for multi-user.target and PIXELRTS-DEBIAN-OK above" : `boot ended with status ${status}`);
+  say(status === 0 ? "Debian booted and powered off: look for 'PIXELRTS-DEBIAN-OK … multi_user=active' above" : `boot ended with status ${status}`);
 } catch (e) {
   console.error(String(e?.message ?? e));
 } finally {

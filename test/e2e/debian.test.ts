@@ -57,8 +57,9 @@ describe.runIf(ready)("a real Debian system, published to the Worker and booted 
     const boot = await pixelrts("boot", "debian", "--server", "edge", "--kvm", "off", "--net", "none", "--display", "none", "--serial", "stdio", "--timeout", "300");
     t.boot = performance.now() - t0;
     const serial = boot.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
-    expect(serial).toMatch(/Reached target.*multi-user\.target/);
-    expect(serial).toMatch(/PIXELRTS-DEBIAN-OK kernel=\S+-cloud-amd64/);
+    // the marker unit asks systemd itself (the console's "Reached target" status line may be cut
+    // short by the poweroff it starts)
+    expect(serial).toMatch(/PIXELRTS-DEBIAN-OK kernel=\S+-cloud-amd64 multi_user=active /);
     expect(boot.code).toBe(0);
     console.log(`e2e debian: image ${(t.image! / 1000).toFixed(1)} s, pack ${(t.pack! / 1000).toFixed(1)} s (${statSync(join(work, "debian.rts.png")).size} bytes), publish ${(t.publish! / 1000).toFixed(1)} s, boot to marker ${(t.boot! / 1000).toFixed(1)} s`);
   }, 900_000);
