@@ -31,14 +31,22 @@ export default defineConfig({
                 REMOTE_SERVERS: JSON.stringify(TEST_REMOTES),
                 REMOTE_TIMEOUT_MS: "500",
                 REMOTE_MAX_BYTES: "65536",
-                // the D1 catalog index schema, applied by worker/test/apply-migrations.ts
+                // the D1 catalog index schema, applied by worker/test/fresh-storage.ts
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
               outboundService: remoteFixtures,
             },
           }),
         ],
-        test: { name: "worker", include: ["worker/**/*.test.ts"], testTimeout: 30_000, setupFiles: ["./worker/test/apply-migrations.ts"] },
+        test: {
+          name: "worker",
+          include: ["worker/**/*.test.ts"],
+          testTimeout: 30_000,
+          // One workerd serves many test files (not one each); fresh-storage.ts empties R2 and D1
+          // and forgets memory caches before every file, so each still starts from nothing.
+          isolate: false,
+          setupFiles: ["./worker/test/fresh-storage.ts"],
+        },
       },
       {
         test: {
