@@ -134,6 +134,21 @@ describe("pixelrts pull: pulls end", () => {
   });
 });
 
+describe("pixelrts pull: hashing in a worker thread", () => {
+  // Regression: the hash worker was unref'd, so once the download had finished nothing kept the
+  // process's event loop alive while it waited for the digest: exit 13 ("unsettled top-level
+  // await"), no message, nothing cached. "auto" picks the worker for 32 MiB or more; forced here.
+  it("PIXELRTS_HASH_MODE=worker: the pull completes, exits 0 and the bytes are cached", async () => {
+    await serve();
+    const r = await cli(["pull", `${srv!.url}/api/v1/containers/tiny`, "--json"], { PIXELRTS_HASH_MODE: "worker" });
+    expect(r.stderr).not.toMatch(/E_/);
+    expect(r.code).toBe(0);
+    expect(lastEvent(r)).toMatchObject({ event: "done", sha256: SHA, from_cache: false });
+    const ls = await cli(["cache", "ls", "--json"]);
+    expect((JSON.parse(ls.stdout) as { entries: { sha256: string }[] }).entries.map((e) => e.sha256)).toEqual([SHA]);
+  });
+});
+
 describe("pixelrts pull: redirects", () => {
   it("a redirect loop is E_TOO_MANY_REDIRECTS (exit 4); a redirect to file: is E_BAD_URL (exit 2)", async () => {
     await serve();

@@ -67,7 +67,16 @@ class WorkerHasher implements Hasher {
       this.inFlight--;
       if (this.inFlight < MAX_IN_FLIGHT) this.wakeFeeder();
     });
+    // Unref'd while idle (an abandoned hasher must not keep a process alive), ref'd while someone
+    // awaits it: otherwise, once the download ends, nothing else keeps the event loop alive and
+    // the CLI exits with 13 ("unsettled top-level await") before the digest arrives.
     this.worker.unref();
+  }
+
+  /** Keeps the process alive until `p` settles. */
+  private awaited<T>(p: Promise<T>): Promise<T> {
+    this.worker.ref();
+    return p.finally(() => this.worker.unref());
   }
 
   update(chunk: Uint8Array): void | Promise<void> {
@@ -80,7 +89,7 @@ class WorkerHasher implements Hasher {
       if (this.used === BATCH) this.flush();
     }
     if (this.inFlight < MAX_IN_FLIGHT || this.failed) return;
-    return new Promise<void>((resolve) => (this.resumeFeeding = resolve));
+    return this.awaited(new Promise<void>((resolve) => (this.resumeFeeding = resolve)));
   }
 
   private wakeFeeder(): void {
@@ -100,12 +109,14 @@ class WorkerHasher implements Hasher {
 
   digest(): Promise<string> {
     this.flush();
-    return new Promise((resolve, reject) => {
-      if (this.failed) return reject(this.failed);
-      this.onDigest = resolve;
-      this.worker.once("error", reject);
-      this.worker.postMessage("digest");
-    });
+    if (this.failed) return Promise.reject(this.failed);
+    return this.awaited(
+      new Promise((resolve, reject) => {
+        this.onDigest = resolve;
+        this.worker.once("error", reject);
+        this.worker.postMessage("digest");
+      }),
+    );
   }
 
   dispose(): void {
