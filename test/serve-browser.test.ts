@@ -54,7 +54,7 @@ async function testLinux(): Promise<{ bytes: Uint8Array; facts: Record<string, u
       { name: "kernel", type: "kernel", data: new Uint8Array(readFileSync(img.kernel)) },
       { name: "initrd", type: "initrd", data: new Uint8Array(readFileSync(img.initrd)) },
     ],
-    boot: { cmdline: "console=ttyS0 panic=-1", arch: "x86_64" as const, memory: "256M" },
+    boot: { cmdline: "console=ttyS0 panic=-1 quiet", arch: "x86_64" as const, memory: "256M" },
     name: "testlinux",
     description: "Debian's cloud kernel and a busybox initramfs that prints PIXELRTS-BOOT-OK",
   };

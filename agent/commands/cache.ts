@@ -8,7 +8,7 @@ import { clear, gc, verify, type CacheEntry } from "../cache/index.js";
 import { parseBytes } from "../config/settings.js";
 import type { AgentContext } from "../context.js";
 import { formatBytes } from "../progress/index.js";
-import { ago, CACHE_DIR_OPTION, table, withAgent } from "./common.js";
+import { ago, CACHE_DIR_OPTION, printTable, withAgent } from "./common.js";
 
 const DIR = CACHE_DIR_OPTION;
 
@@ -65,11 +65,10 @@ async function ls(ctx: CommandContext, agent: AgentContext): Promise<void> {
   const labeller = await signedLabeller(agent.paths.configDir, agent.cache.layout);
   const signed = new Map<string, string>();
   for (const e of entries) signed.set(e.sha256, await labeller.label({ sha256: e.sha256, size: e.size, server: e.sources[e.sources.length - 1]?.server ?? null, name: "", cached: true, signatures: [] }));
-  const lines = table([
+  printTable(ctx.out, [
     ["FILE SHA256", "SIZE", "LAST USED", "FLAGS", "SIGNED", "SOURCE"],
     ...entries.map((e) => [e.sha256.slice(0, 12), formatBytes(e.size), ago(e.lastAccess), [e.pinned ? "pinned" : "", inUse.has(e.sha256) ? "in-use" : ""].filter(Boolean).join(",") || "-", signed.get(e.sha256)!, sourceLabel(e)]),
   ]);
-  for (const l of lines) ctx.out(l);
   ctx.out(`${entries.length} item(s), ${formatBytes(total)} of ${formatBytes(agent.settings.cacheMaxBytes)} budget, in ${agent.cache.root}`);
 }
 

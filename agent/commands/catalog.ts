@@ -4,7 +4,7 @@ import { safeText } from "../cli/terminal.js";
 import { hybridView, loadCatalogs, type HybridRow, type ServerCatalog } from "../catalog/index.js";
 import { signedLabeller } from "../trust/label.js";
 import { formatBytes } from "../progress/index.js";
-import { ago, CACHE_DIR_OPTION, table, withAgent } from "./common.js";
+import { ago, CACHE_DIR_OPTION, printTable, withAgent } from "./common.js";
 
 export const catalogCommand: Command = {
   name: "catalog",
@@ -55,11 +55,10 @@ export const catalogCommand: Command = {
       // NAME only when some row's name differs from its id (it usually is the id).
       const names = rows.some((r) => r.name !== r.id);
       const updated = (iso: string | null) => (iso && !Number.isNaN(Date.parse(iso)) ? ago(Date.parse(iso)) : "-");
-      const lines = table([
+      printTable(ctx.out, [
         ["ID", ...(names ? ["NAME"] : []), "SIZE", "ARCH", "TYPE", "UPDATED", "SOURCE", "STATE", "SIGNED", "FILE SHA256"],
         ...rows.map((r) => [r.id, ...(names ? [r.name] : []), formatBytes(r.size), r.architecture ?? "-", r.type ?? "-", updated(r.updated_at), r.source, state(r), r.signed, r.sha256 ? r.sha256.slice(0, 12) : "(none)"]),
       ]);
-      for (const l of lines) ctx.out(l);
       return failed;
     });
   },

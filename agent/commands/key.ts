@@ -1,6 +1,6 @@
 import type { Command } from "../cli/command.js";
 import { Keyring } from "../trust/keyring.js";
-import { table, withAgent } from "./common.js";
+import { printTable, withAgent } from "./common.js";
 
 const generate: Command = {
   name: "generate",
@@ -31,7 +31,7 @@ const ls: Command = {
       const keys = await new Keyring(agent.paths.configDir).list();
       if (ctx.json) ctx.out(JSON.stringify(keys.map((k) => ({ name: k.name, keyid: k.key.keyid, public_key: k.key.text }))));
       else if (keys.length === 0) ctx.err("no signing keys; make one with 'pixelrts key generate NAME'");
-      else for (const l of table([["NAME", "KEY ID", "PUBLIC KEY"], ...keys.map((k) => [k.name, k.key.keyid, k.key.text])])) ctx.out(l);
+      else printTable(ctx.out, [["NAME", "KEY ID", "PUBLIC KEY"], ...keys.map((k) => [k.name, k.key.keyid, k.key.text])]);
     });
   },
 };

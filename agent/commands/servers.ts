@@ -6,7 +6,7 @@ import { safeText } from "../cli/terminal.js";
 import type { ServerConfig } from "../config/servers.js";
 import type { AgentContext } from "../context.js";
 import { getJson } from "../http/json.js";
-import { table, withAgent } from "./common.js";
+import { printTable, withAgent } from "./common.js";
 
 const one = (ctx: CommandContext, s: ServerConfig, verb: string): void => ctx.out(ctx.json ? JSON.stringify(snakeKeys(s)) : `${verb} ${s.name} ${s.url}${s.default ? " (default)" : ""}`);
 
@@ -95,7 +95,7 @@ const ls: Command = {
       const all = await agent.servers.list();
       if (ctx.json) ctx.out(JSON.stringify(all.map((s) => ({ name: s.name, url: s.url, color: s.color ?? null, default: Boolean(s.default), signatures: s.signatures ?? null, added_at: s.addedAt ?? null }))));
       else if (all.length === 0) ctx.err("no servers configured; add one with 'pixelrts servers add URL'");
-      else for (const line of table([["NAME", "URL", "COLOR", "DEFAULT", "SIGNATURES"], ...all.map((s) => [s.name, s.url, s.color ?? "", s.default ? "yes" : "", s.signatures ?? ""])])) ctx.out(line);
+      else printTable(ctx.out, [["NAME", "URL", "COLOR", "DEFAULT", "SIGNATURES"], ...all.map((s) => [s.name, s.url, s.color ?? "", s.default ? "yes" : "", s.signatures ?? ""])]);
     });
   },
 };

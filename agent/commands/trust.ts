@@ -1,6 +1,6 @@
 import type { Command } from "../cli/command.js";
 import { TrustStore } from "../trust/store.js";
-import { table, withAgent } from "./common.js";
+import { printTable, withAgent } from "./common.js";
 
 const add: Command = {
   name: "add",
@@ -30,7 +30,7 @@ const ls: Command = {
       const keys = await new TrustStore(agent.paths.configDir).list();
       if (ctx.json) ctx.out(JSON.stringify(keys));
       else if (keys.length === 0) ctx.err(`no trusted keys (signatures: ${agent.settings.signatures}); add one with 'pixelrts trust add ed25519:…'`);
-      else for (const l of table([["NAME", "KEY ID", "SERVERS", "ADDED"], ...keys.map((k) => [k.name, k.keyid, k.servers.join(",") || "all", k.added_at.slice(0, 10)])])) ctx.out(l);
+      else printTable(ctx.out, [["NAME", "KEY ID", "SERVERS", "ADDED"], ...keys.map((k) => [k.name, k.keyid, k.servers.join(",") || "all", k.added_at.slice(0, 10)])]);
     });
   },
 };
