@@ -31,7 +31,7 @@ export interface PlacedFile {
 
 export interface EncodeFilesOptions {
   level?: number;
-  /** Deflate threads (default: one per core). */
+  /** Deflate threads (default: one per core; 0, and the default for an image of one band: this thread). */
   threads?: number;
   gridSize?: number;
   gridRule?: "current" | "older";
@@ -135,16 +135,17 @@ async function* pngStream(files: PlacedFile[], size: number, g: number, text: st
   const rows = new HilbertRows(g);
   // The workers gather scanlines from each strip's squares themselves, then deflate them: the
   // main thread only reads the files, frames the bands and writes.
-  const pool = new DeflatePool(level, opts.threads, { g, ...rows.orientationTables() });
-  const reader = new PayloadReader(files);
-  const idat = new IdatWriter(nodeCrc32);
   const rowBytes = 4 * g + 1;
   const rowsPerBand = Math.min(plan.side, Math.max(1, Math.floor((opts.bandBytes ?? 2 << 20) / rowBytes)));
   const totalRaster = g * rowBytes;
+  // An image of one band cannot be split: deflated on this thread unless told otherwise.
+  const pool = new DeflatePool(level, opts.threads ?? (rowsPerBand >= g ? 0 : undefined), { g, ...rows.orientationTables() });
+  const reader = new PayloadReader(files);
+  const idat = new IdatWriter(nodeCrc32);
   // Two strip buffers, shared with the workers: one being read while the other's bands deflate.
   const buffers = [new SharedArrayBuffer(plan.stripBytes), new SharedArrayBuffer(plan.stripBytes)];
   const stripBands: Promise<Band>[][] = [[], []];
-  const maxInFlight = pool.threads * 3;
+  const maxInFlight = Math.max(1, pool.threads) * 3;
   const inFlight: Promise<Band>[] = [];
   const done: { adler: number; length: number }[] = [];
   let written = 0;

@@ -87,6 +87,23 @@ describe("encodeFilesToPng (parallel bands) and decodeToFiles (positioned writes
     });
   }
 
+  it("threads: 0 (on this thread, the default for an image of one band) writes the same bytes as worker threads", async () => {
+    for (const [n, bandBytes] of [[100, undefined], [300_001, 50_000]] as const) {
+      const input = join(work, `same-${n}.bin`);
+      writeFileSync(input, randomBytes(n));
+      const files = [{ path: input, start: 0, size: n }];
+      const meta = (ctx: Parameters<ReturnType<typeof converterMetadata>>[0]) => converterMetadata({ name: "x" }, "x.bin")(ctx);
+      const opts = bandBytes ? { bandBytes } : {};
+      await encodeFilesToPng(files, n, join(work, `t0-${n}.png`), meta, { ...opts, threads: 0 });
+      await encodeFilesToPng(files, n, join(work, `t2-${n}.png`), meta, { ...opts, threads: 2 });
+      await encodeFilesToPng(files, n, join(work, `auto-${n}.png`), meta, opts);
+      const t2 = readFileSync(join(work, `t2-${n}.png`));
+      expect(readFileSync(join(work, `t0-${n}.png`)).equals(t2)).toBe(true);
+      expect(readFileSync(join(work, `auto-${n}.png`)).equals(t2)).toBe(true);
+      expect((await decodeFile(join(work, `t0-${n}.png`), { sidecar: false })).integrity).toBe("verified");
+    }
+  });
+
   it("decodes a bundle into its segment files and refuses a segment whose hash does not match", async () => {
     const kernel = randomBytes(300_001);
     const disk = randomBytes(2_000_000);
