@@ -71,9 +71,10 @@ async function vmStates(vmId: string, until: string): Promise<string[]> {
   return seq.filter((s, i) => s !== seq[i - 1]);
 }
 
+const PATH = process.env.PATH;
 beforeAll(async () => {
   t = await makeTestAgent({ retries: 0 });
-  process.env.PATH = `${writeFakeQemu(t.dir)}:${process.env.PATH}`;
+  process.env.PATH = `${writeFakeQemu(t.dir)}:${PATH}`;
   for (const [id, seed] of [["alpha", 1], ["beta", 3], ["gamma", 5], ["delta", 7], ["zeta", 11]] as const) bytes[id] = await bundle(seed);
   cat = await catalogServer(Object.entries(bytes).map(([id, b]) => ({ id, bytes: b })));
   await t.agent.servers.add({ url: cat.url, name: "edge", color: "#12ab34" });
@@ -82,6 +83,7 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
+  process.env.PATH = PATH; // test files share processes (vitest.config.ts): the next one gets the real QEMU
   sse?.close();
   await serve?.close();
   await cat?.close();
