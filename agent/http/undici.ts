@@ -22,7 +22,7 @@ export interface UndiciSubset {
   Agent: typeof Undici.Agent;
   interceptors: { redirect: typeof Undici.interceptors.redirect };
   /** `undici.request(url, { dispatcher, ... })`; the dispatcher is always given. */
-  request(url: string, opts: { dispatcher: Undici.Dispatcher } & Omit<Undici.Dispatcher.RequestOptions, "origin" | "path">): Promise<Undici.Dispatcher.ResponseData>;
+  request(url: string | URL, opts: { dispatcher: Undici.Dispatcher } & Omit<Undici.Dispatcher.RequestOptions, "origin" | "path" | "method"> & { method?: Undici.Dispatcher.HttpMethod }): Promise<Undici.Dispatcher.ResponseData>;
 }
 
 let loaded: UndiciSubset | undefined;
@@ -35,12 +35,15 @@ function load(): UndiciSubset {
   // (the same functions, so loading the index too later changes nothing).
   Object.assign(Dispatcher.prototype, api);
   const redirect = requireFromHere("undici/lib/interceptor/redirect") as typeof Undici.interceptors.redirect;
+  const { InvalidArgumentError } = requireFromHere("undici/lib/core/errors") as typeof Undici.errors;
   return {
     Agent,
     interceptors: { redirect },
-    request(url, { dispatcher, ...opts }) {
+    // As undici's own request(): the same defaults and the same error for a URL it cannot send.
+    async request(url, { dispatcher, ...opts }) {
       const u = new URL(url);
-      return dispatcher.request({ ...opts, origin: u.origin, path: `${u.pathname}${u.search}` });
+      if (u.protocol !== "http:" && u.protocol !== "https:") throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
+      return dispatcher.request({ ...opts, origin: u.origin, path: `${u.pathname}${u.search}`, method: opts.method ?? (opts.body ? "PUT" : "GET") });
     },
   };
 }
