@@ -99,7 +99,10 @@ interface JobRunner {
 
 const requireHere = createRequire(import.meta.url);
 
-/** The worker's code on this thread: a job runs on a later turn of the event loop, as it would in a thread. */
+/**
+ * The worker's code on this thread. As with a thread, a job runs on a later turn of the event
+ * loop, messages are structured clones, and transferred buffers are detached on the sending side.
+ */
 class SameThreadRunner extends EventEmitter implements JobRunner {
   private handle: ((job: unknown) => void) | undefined;
 
@@ -107,16 +110,20 @@ class SameThreadRunner extends EventEmitter implements JobRunner {
     super();
     const parentPort = {
       on: (_event: "message", f: (job: unknown) => void) => (this.handle = f),
-      postMessage: (m: unknown) => this.emit("message", m),
+      postMessage: (m: unknown, transfer: ArrayBuffer[] = []) => {
+        const reply = structuredClone(m, { transfer });
+        setImmediate(() => this.emit("message", reply)); // outside the job's try: a listener's error is not the worker's
+      },
     };
     const fakeRequire = (id: string) => (id === "node:worker_threads" ? { parentPort, workerData } : requireHere(id));
     new Function("require", WORKER)(fakeRequire);
   }
 
-  postMessage(job: unknown): void {
+  postMessage(job: unknown, transfer: readonly ArrayBuffer[] = []): void {
+    const copy = structuredClone(job, { transfer: [...transfer] });
     setImmediate(() => {
       try {
-        this.handle!(job);
+        this.handle!(copy);
       } catch (e) {
         this.emit("error", e);
       }

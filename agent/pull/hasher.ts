@@ -73,10 +73,14 @@ class WorkerHasher implements Hasher {
     this.worker.unref();
   }
 
-  /** Keeps the process alive until `p` settles. */
+  private waiters = 0;
+
+  /** Keeps the process alive until `p` settles (counted: a digest and a backpressure wait may overlap). */
   private awaited<T>(p: Promise<T>): Promise<T> {
-    this.worker.ref();
-    return p.finally(() => this.worker.unref());
+    if (this.waiters++ === 0) this.worker.ref();
+    return p.finally(() => {
+      if (--this.waiters === 0) this.worker.unref();
+    });
   }
 
   update(chunk: Uint8Array): void | Promise<void> {

@@ -5,7 +5,9 @@
  *
  * The project runs without per-file isolation (one workerd for many files: starting a workerd
  * per file cost ~0.6 s of CPU each), so "empty" is made here rather than given: every R2 object
- * is deleted and every D1 table dropped. A file that ran before cannot leave anything behind.
+ * is deleted and every D1 table and view dropped. What a file stored cannot reach the next one
+ * (work a file left running past its end, e.g. after a timeout, still could: only a failure
+ * leaves such work behind).
  */
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -19,14 +21,17 @@ async function emptyBucket(bucket: R2Bucket): Promise<void> {
   }
 }
 
-/** Drops every table (virtual ones first: dropping an FTS table drops its shadow tables). */
+/** Drops every view and table (virtual tables first: dropping an FTS table drops its shadow tables). */
 async function emptyDatabase(db: D1Database): Promise<void> {
   const { results } = await db
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY sql LIKE 'CREATE VIRTUAL%' DESC")
-    .all<{ name: string }>();
-  for (const { name } of results) {
-    // shadow tables of a dropped FTS table are gone already
-    await db.prepare(`DROP TABLE IF EXISTS "${name.replaceAll('"', '""')}"`).run();
+    .prepare(
+      `SELECT type, name FROM sqlite_master WHERE type IN ('view', 'table') AND substr(name, 1, 7) <> 'sqlite_' AND substr(name, 1, 4) <> '_cf_'
+       ORDER BY type = 'view' DESC, sql LIKE 'CREATE VIRTUAL%' DESC`,
+    )
+    .all<{ type: "view" | "table"; name: string }>();
+  for (const { type, name } of results) {
+    // IF EXISTS: the shadow tables of a dropped FTS table are gone already
+    await db.prepare(`DROP ${type === "view" ? "VIEW" : "TABLE"} IF EXISTS "${name.replaceAll('"', '""')}"`).run();
   }
 }
 
