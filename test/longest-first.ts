@@ -27,19 +27,21 @@ const MEASURED: Record<string, number> = {
   "worker:worker/routes/signatures.test.ts": 8,
 };
 
+const PROJECT_ORDER = ["worker", "node", "system"];
+
 export default class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const root = this.ctx.config.root;
     const key = (f: TestSpecification) => `${f.project.name}:${relative(root, f.moduleId)}`;
     const seconds = (f: TestSpecification) => {
       const cached = this.ctx.cache.getFileTestResults(key(f));
-      if (cached?.failed) return Infinity; // failed last time: first, to know soonest
+      if (cached?.failed) return Number.MAX_VALUE; // failed last time: first, to know soonest
       return cached ? cached.duration / 1000 : (MEASURED[key(f)] ?? 0);
     };
-    const block = (f: TestSpecification) => (f.project.name === "worker" ? 0 : 1);
+    const block = (f: TestSpecification) => PROJECT_ORDER.indexOf(f.project.name) >>> 0; // unknown projects last
     return [...files]
-      .map((f) => ({ f, block: block(f), s: seconds(f) }))
-      .sort((a, b) => a.block - b.block || b.s - a.s)
+      .map((f) => ({ f, group: f.project.config.sequence.groupOrder ?? 0, block: block(f), s: seconds(f) }))
+      .sort((a, b) => a.group - b.group || a.block - b.block || b.s - a.s || 0)
       .map(({ f }) => f);
   }
 }
