@@ -66,9 +66,10 @@ function publishOnce(): Promise<{ pack: Run; pub: Run }> {
       if (key === "release") await pixelrts("publisher", "trust", "add", JSON.parse(gen.stdout).public_key, "--name", "release");
     }
     const pub = await pixelrts("publisher", "publish", "demo-linux.rts.png", "--server", "edge", "--sign", "release", "--json");
-    // two more of the same kernel with other command lines (so other bytes): one unsigned, one signed by a key nobody trusts
+    // two more, one unsigned, one signed by a key nobody trusts: boot refuses both before QEMU,
+    // so the initramfs stands in for the kernel (1 MB to pack, publish and pull instead of 14)
     for (const [name, sign] of [["unsigned-linux", []], ["mallory-linux", ["--sign", "mallory"]]] as const) {
-      const p = await pixelrts("publisher", "pack", "--kernel", img.kernel, "--initrd", img.initrd, "--cmdline", `console=ttyS0 panic=-1 ${name}`, "--name", name, "-o", `${name}.rts.png`);
+      const p = await pixelrts("publisher", "pack", "--kernel", img.initrd, "--initrd", img.initrd, "--cmdline", `console=ttyS0 panic=-1 ${name}`, "--name", name, "-o", `${name}.rts.png`);
       if (p.code !== 0) throw new Error(`pack failed: ${p.stderr}`);
       const q = await pixelrts("publisher", "publish", `${name}.rts.png`, "--server", "edge", ...sign);
       if (q.code !== 0) throw new Error(`publish failed: ${q.stderr}`);
