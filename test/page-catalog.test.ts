@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NODE_CODEC } from "../agent/codec/node-platform.js";
@@ -51,6 +51,7 @@ let lab: TestWorker;
 let edge: Miniflare;
 let base: string;
 let work: string;
+let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 const problems: string[] = [];
@@ -156,14 +157,14 @@ beforeAll(async () => {
   }
   await publishTo(lab.url, "lab-riscv", await plainContainer(14, { type: "kernel", name: "lab", description: "A RISC-V kernel on the lab server" }), { "x-pixelrts-distro": "debian", "x-pixelrts-arch": "riscv64" });
 
-  context = await chromium.launchPersistentContext(join(work, "profile"), {
+  // one browser for the file; the no-JavaScript test opens a second context in it
+  browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    viewport: { width: 1280, height: 900 },
-    permissions: ["clipboard-read", "clipboard-write"],
   });
-  page = context.pages()[0] ?? (await context.newPage());
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 }, permissions: ["clipboard-read", "clipboard-write"] });
+  page = await context.newPage();
   page.on("console", (m) => {
     if (m.type() === "error") problems.push(`console: ${m.text()}`);
   });
@@ -172,6 +173,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await context?.close();
+  await browser?.close();
   await edge?.dispose();
   await lab?.dispose();
   if (work) rmSync(work, { recursive: true, force: true });
@@ -257,14 +259,9 @@ describe.runIf(ready)("the catalog page in Chromium", () => {
   });
 
   it("works without JavaScript: the search form and links, commands shown as text", async () => {
-    const noJs = await chromium.launchPersistentContext(join(work, "profile-nojs"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      javaScriptEnabled: false,
-      args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    });
+    const noJs = await browser.newContext({ javaScriptEnabled: false });
     try {
-      const p = noJs.pages()[0] ?? (await noJs.newPage());
+      const p = await noJs.newPage();
       await p.goto(`${base}/`);
       await p.fill("#f-q", "cloud kernel");
       await Promise.all([p.waitForURL(/\?q=cloud/), p.press("#f-q", "Enter")]);
