@@ -1,15 +1,13 @@
 /**
- * `pixelrts pull` through the built CLI (a private bundle, so this file does not race other
- * tests rebuilding dist/pixelrts.mjs): --offline, --timeout, the pull settings from env and
+ * `pixelrts pull` through the built CLI: --offline, --timeout, the pull settings from env and
  * config.json, and the exit codes of the new error codes. Children run with the loopback guard.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { makeContainerBytes, startFaultServer, type Fault, type FaultServer } from "./helpers/fault-server.js";
 import "./helpers/loopback-only.mjs";
@@ -17,8 +15,7 @@ import { blockedHosts } from "./helpers/loopback-only.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const GUARD = fileURLToPath(new URL("./helpers/loopback-only.mjs", import.meta.url));
-const BUNDLE_DIR = join(ROOT, "dist", `.pull-cli-test-${process.pid}`);
-const CLI = join(BUNDLE_DIR, "pixelrts.mjs");
+const CLI = join(ROOT, "agent/bin/pixelrts.mjs");
 const BODY = makeContainerBytes(1_500_000, 5);
 const SHA = createHash("sha256").update(BODY).digest("hex");
 
@@ -51,11 +48,12 @@ async function serve(faults: Fault[] = [], repeatFaults = false): Promise<FaultS
 }
 const fileGets = () => srv!.containerRequests().filter((r) => r.method === "GET");
 
-beforeAll(async () => {
-  await build({ absWorkingDir: ROOT, entryPoints: { pixelrts: "agent/cli/main.ts" }, outdir: BUNDLE_DIR, outExtension: { ".js": ".mjs" }, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "silent" });
+beforeAll(() => {
+  // dist/ as it is now (the build writes only what changed, by rename: safe beside other files doing the same)
+  const build = spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { encoding: "utf8" });
+  expect(build.status, build.stderr).toBe(0);
 }, 60_000);
-afterAll(async () => {
-  await rm(BUNDLE_DIR, { recursive: true, force: true });
+afterAll(() => {
   expect(blockedHosts()).toEqual([]);
 });
 
