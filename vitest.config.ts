@@ -15,8 +15,8 @@ const SYSTEM_TESTS = ["test/e2e/debian.test.ts", "test/large-container.test.ts"]
 export default defineConfig({
   test: {
     // Three test files at once on the 2-core CI machine: much of the suite waits on child
-    // processes (the CLI, wrangler dev, QEMU) and sockets. Four measured no faster (130 s both,
-    // 2026-12-03): by three, both cores are busy.
+    // processes (the CLI, wrangler dev, QEMU) and sockets. Measured 2026-12-03 with the processes
+    // shared: two 114 s, three 106 s, four 110 s (by three, both cores are busy).
     maxWorkers: 3,
     // The Worker project first, longest files first (test/longest-first.ts); vitest's own random
     // order when asked to shuffle (a configured sequencer would silently replace it).

@@ -10,10 +10,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "./helpers/cli.js";
+import { buildCli, CLI, runCli } from "./helpers/cli.js";
 
 const ROOT = join(import.meta.dirname, "..");
-const CLI = join(ROOT, "agent/bin/pixelrts.mjs");
 const dir = mkdtempSync(join(tmpdir(), "pixelrts-usability-"));
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, PIXELRTS_CONFIG_DIR: join(dir, "config"), PIXELRTS_CACHE_DIR: join(dir, "cache"), PIXELRTS_CATALOG_TIMEOUT_MS: "2000", PIXELRTS_TOKEN: "test-token", PIXELRTS_RETRIES: "0" };
 
@@ -28,14 +27,13 @@ function cli(...args: string[]): Promise<Run> {
 }
 
 function cliWith(extraEnv: Record<string, string>, ...args: string[]): Promise<Run> {
-  return runCli(args, { cli: CLI, env: { ...env, ...extraEnv } });
+  return runCli(args, { env: { ...env, ...extraEnv } });
 }
 
 let health: Server;
 let healthUrl = "";
 beforeAll(async () => {
-  const build = spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { encoding: "utf8" });
-  expect(build.status, build.stderr).toBe(0);
+  buildCli();
   // A server with a health route and a 3000-entry catalog (more than a pipe holds).
   const entries = Array.from({ length: 3000 }, (_, i) => ({ id: `os-${i}`, name: `os-${i}`, path: `/x/${i}`, size: 1000 + i }));
   health = createServer((req, res) => {

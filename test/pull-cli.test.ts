@@ -2,7 +2,6 @@
  * `pixelrts pull` through the built CLI: --offline, --timeout, the pull settings from env and
  * config.json, and the exit codes of the new error codes. Children run with the loopback guard.
  */
-import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,12 +9,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { makeContainerBytes, startFaultServer, type Fault, type FaultServer } from "./helpers/fault-server.js";
+import { buildCli, runCli } from "./helpers/cli.js";
 import "./helpers/loopback-only.mjs";
 import { blockedHosts } from "./helpers/loopback-only.mjs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const GUARD = fileURLToPath(new URL("./helpers/loopback-only.mjs", import.meta.url));
-const CLI = join(ROOT, "agent/bin/pixelrts.mjs");
 const BODY = makeContainerBytes(1_500_000, 5);
 const SHA = createHash("sha256").update(BODY).digest("hex");
 
@@ -30,15 +28,7 @@ interface Run {
 }
 
 function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", GUARD, CLI, ...args], { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { nodeArgs: ["--import", GUARD], env: { ...env, ...extraEnv } });
 }
 const lastEvent = (r: Run) => JSON.parse(r.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
 
@@ -48,11 +38,7 @@ async function serve(faults: Fault[] = [], repeatFaults = false): Promise<FaultS
 }
 const fileGets = () => srv!.containerRequests().filter((r) => r.method === "GET");
 
-beforeAll(() => {
-  // dist/ as it is now (the build writes only what changed, by rename: safe beside other files doing the same)
-  const build = spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { encoding: "utf8" });
-  expect(build.status, build.stderr).toBe(0);
-}, 60_000);
+beforeAll(() => buildCli(), 60_000);
 afterAll(() => {
   expect(blockedHosts()).toEqual([]);
 });

@@ -4,7 +4,6 @@
  * signature envelopes the way the Worker does (`/blobs/sha256/<hex>/signatures`). What each
  * refusal leaves behind is checked: nothing reaches the cache, QEMU is never started.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -13,11 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ServerStore } from "../agent/config/servers.js";
-import { runCli } from "./helpers/cli.js";
+import { buildCli, runCli } from "./helpers/cli.js";
 import { makeContainerBytes } from "./helpers/fault-server.js";
 
-const ROOT = join(import.meta.dirname, "..");
-const CLI = join(ROOT, "agent/bin/pixelrts.mjs");
 const work = mkdtempSync(join(tmpdir(), "pixelrts-trust-"));
 const publisher = { PIXELRTS_CONFIG_DIR: join(work, "publisher"), PIXELRTS_CACHE_DIR: join(work, "publisher-cache") };
 let host: Record<string, string>;
@@ -29,7 +26,7 @@ interface Run {
 }
 
 function cli(env: Record<string, string>, ...args: string[]): Promise<Run> {
-  return runCli(args, { cli: CLI, cwd: work, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work, PIXELRTS_RETRIES: "0", ...env } });
+  return runCli(args, { cwd: work, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work, PIXELRTS_RETRIES: "0", ...env } });
 }
 
 /** A catalog server: one entry per name, bytes by digest, and the envelopes listed for each digest. */
@@ -50,8 +47,7 @@ function fileOf(sha: string): Listed | undefined {
 }
 
 beforeAll(async () => {
-  const build = spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { encoding: "utf8" });
-  expect(build.status, build.stderr).toBe(0);
+  buildCli();
   server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
     requests.push(path);

@@ -3,7 +3,6 @@ import { fail } from "../../shared/errors.js";
 import type { Command } from "../cli/command.js";
 import { safeText } from "../cli/terminal.js";
 import { retryPolicyFrom } from "../config/settings.js";
-import { CacheLayout } from "../cache/index.js";
 import { forgetSavedCatalogs } from "../catalog/saved.js";
 import { publishContainer } from "../publish/publish.js";
 import { Keyring } from "../trust/keyring.js";
@@ -63,7 +62,7 @@ export const publishCommand: Command = {
         ...(ctx.values.arch ? { arch: ctx.values.arch as string } : {}),
         ...(ctx.values["kernel-version"] ? { kernelVersion: ctx.values["kernel-version"] as string } : {}),
         retry: retryPolicyFrom(agent.settings),
-        resumeDir: new CacheLayout(agent.paths.cacheDir).uploadsDir,
+        resumeDir: agent.cache.layout.uploadsDir,
         ...(key ? { sign: async (subject: FileSubject) => (await signSubject(subject, key)).envelope } : {}),
         onRetry: (ev) => ctx.err(`retry ${ev.attempt}/${ev.of} in ${(ev.delayMs / 1000).toFixed(1)} s: ${safeText(ev.reason)}`),
         onStep: (step) => !ctx.json && ctx.verbose && ctx.err(safeText(step)),

@@ -56,6 +56,8 @@ class WorkerHasher implements Hasher {
   private inFlight = 0;
   private resumeFeeding: (() => void) | undefined;
   private onDigest: ((hex: string) => void) | undefined;
+  /** Promises awaiting the worker: while there are any, it keeps the process alive. */
+  private waiters = 0;
 
   constructor() {
     this.worker.on("error", (e) => {
@@ -72,8 +74,6 @@ class WorkerHasher implements Hasher {
     // the CLI exits with 13 ("unsettled top-level await") before the digest arrives.
     this.worker.unref();
   }
-
-  private waiters = 0;
 
   /** Keeps the process alive until `p` settles (counted: a digest and a backpressure wait may overlap). */
   private awaited<T>(p: Promise<T>): Promise<T> {

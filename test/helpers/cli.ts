@@ -1,5 +1,5 @@
 /** Child processes for tests and benches: the built `pixelrts` CLI, or any command, run to their end. */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const CLI = fileURLToPath(new URL("../../agent/bin/pixelrts.mjs", import.meta.url));
@@ -34,6 +34,17 @@ export function runProcess(cmd: string, argv: string[], opts: { cwd?: string; en
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr, ms: performance.now() - t0 }));
   });
+}
+
+/**
+ * Brings dist/ up to date, so a test file run alone tests the code as it is (npm test builds
+ * first too). The build writes only what changed, each file by rename: safe while other files
+ * run the CLI or build the same way.
+ */
+export function buildCli(): { stderr: string } {
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL("../../scripts/build.mjs", import.meta.url))], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`scripts/build.mjs failed (exit ${r.status}): ${r.stderr}`);
+  return { stderr: r.stderr };
 }
 
 /** Runs the CLI to its end; async, so independent runs can overlap. */

@@ -89,7 +89,6 @@ containerRoutes.get("/api/v1/containers/:id/thumbnail", async (c) => {
   );
 });
 
-
 containerRoutes.put("/api/v1/containers/:id/thumbnail", requirePublisher, async (c) => {
   const name = parseName(c.req.param("id"));
   const bucket = c.env.BUCKET;

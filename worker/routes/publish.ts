@@ -37,7 +37,6 @@ export function overridesFrom(h: Headers): RecordOverrides {
   return { distro: v("x-pixelrts-distro"), arch: v("x-pixelrts-arch"), kernel_version: v("x-pixelrts-kernel-version") };
 }
 
-/** The stored catalog fields with this request's overrides. */
 /**
  * The record a deduplicated publish links under a new name: the stored one with this request's
  * overrides, refused (413) when its grid is over MAX_GRID (bytes stored under a higher limit).

@@ -28,7 +28,6 @@ export interface SignatureSummary {
   signed_at: string;
 }
 
-/** R2's ETag of a single-part object is the MD5 of its body: equal ETag, equal bytes. */
 const keyidOf = (key: string) => key.slice(key.lastIndexOf("/") + 1);
 
 /**
@@ -42,7 +41,7 @@ const keyidOf = (key: string) => key.slice(key.lastIndexOf("/") + 1);
 export async function storeSignature(bucket: R2Bucket, hex: string, sig: VerifiedSignature, life: number): Promise<{ outcome: StoreOutcome; stored: SignatureRow }> {
   const key = signatureKey(hex, sig.keyid);
   const meta = { signed_at: sig.statement.signed_at, name: sig.statement.name, life: String(life) };
-  const ours = await etagOf(sig.body);
+  const ours = await etagOf(sig.body); // equal ETag, equal bytes (R2's ETag of a single-part object is its MD5)
   const row = (m: Record<string, string>): SignatureRow => ({ sha256: hex, keyid: sig.keyid, name: m.name ?? "", signed_at: m.signed_at ?? meta.signed_at, life: Number(m.life ?? 0) });
   const put = (body: string, m: Record<string, string>, etag: string) => bucket.put(key, body, { onlyIf: { etagMatches: etag }, customMetadata: m, httpMetadata: { contentType: "application/json" } });
   for (let i = 0; i < CAS_ATTEMPTS; i++) {
