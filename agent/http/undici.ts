@@ -6,7 +6,8 @@
  * Why not `require("undici")`: its index also loads fetch, WebSocket, EventSource, the cache
  * stores and the mock agents. Measured on this machine (Node 20, 2026-12-03): a process that
  * requires the index and makes one request uses ~0.35 s of CPU; with these four modules,
- * ~0.15 s (node alone: ~0.1 s). Every networked CLI command paid the difference at start-up.
+ * ~0.15 s (node alone: ~0.1 s). Every networked CLI command paid the difference at start-up
+ * (bench:cli prints what `servers add` costs now).
  *
  * These are undici's own files (lib/…), so this depends on its layout: package.json pins the
  * exact version, and every test that talks HTTP goes through here, so an upgrade that moves a
